@@ -1,0 +1,45 @@
+"""The FastAPI application factory; components are built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from orderloom import __version__
+from orderloom.api import admin_routes, errors, status_routes
+from orderloom.api.responses import JSON
+from orderloom.bootstrap import Services, build_services
+from orderloom.core.settings import Settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app; pass `services` to share them (tests, the single-process `make run`)."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    svc = services or build_services(settings)
+    owned = services is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            svc.close()
+
+    app = FastAPI(
+        title="Orderloom",
+        version=__version__,
+        description="One atomic event log for every order: intake, status chains by role, verification.",
+        lifespan=lifespan,
+        default_response_class=JSON,
+    )
+    app.state.services = svc
+    errors.install(app)
+    app.include_router(status_routes.router(svc.dictionary))
+    app.include_router(admin_routes.router())
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness and the log's head position")
+    async def healthz() -> JSON:
+        return JSON({"ok": True, "version": __version__, "position": svc.store.last_position()})
+
+    return app

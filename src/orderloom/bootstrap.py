@@ -1,0 +1,50 @@
+"""The composition root: builds the real components from settings, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orderloom.api.keys import KeyRing
+from orderloom.core.clock import Clock, SystemClock
+from orderloom.core.settings import Settings
+from orderloom.dictionary import Dictionary, load_dictionary
+from orderloom.status.directory import OrderDirectory
+from orderloom.status.intake import Intake
+from orderloom.status.reading import OrderReader
+from orderloom.store import EventStore, open_store
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything the API and the CLI use, wired together."""
+
+    settings: Settings
+    store: EventStore
+    dictionary: Dictionary
+    clock: Clock
+    directory: OrderDirectory
+    intake: Intake
+    reader: OrderReader
+    keys: KeyRing
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_services(settings: Settings, *, store: EventStore | None = None, clock: Clock | None = None) -> Services:
+    """Open the store and load the dictionary named by `settings`."""
+    dictionary = load_dictionary(settings.dictionary_paths)
+    store = store or open_store(settings.db_url)
+    clock = clock or SystemClock()
+    directory = OrderDirectory(store)
+    intake = Intake(store, dictionary, clock, directory)
+    return Services(
+        settings=settings,
+        store=store,
+        dictionary=dictionary,
+        clock=clock,
+        directory=directory,
+        intake=intake,
+        reader=OrderReader(store, dictionary, directory),
+        keys=KeyRing(intake),
+    )

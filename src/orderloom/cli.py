@@ -1,0 +1,296 @@
+"""The `orderloom` command: serve, import and validate events, read chains, verify, keys."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from orderloom.core.errors import OrderloomError, ValidationFailed
+from orderloom.core.settings import Settings
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _services() -> Any:
+    from orderloom.bootstrap import build_services
+
+    try:
+        return build_services(_settings())
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Any, str | None]]:
+    """(line number, parsed event or None, parse error or None) for each non-blank line."""
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield n, orjson.loads(line), None
+            except orjson.JSONDecodeError as exc:
+                yield n, None, f"not valid JSON: {exc}"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+    )
+
+
+@click.group()
+@click.version_option(package_name="orderloom")
+def main() -> None:
+    """Orderloom: one atomic event log for every order."""
+
+
+@main.command()
+@click.option("--host", default=None, help="address to listen on (default 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="port (default 8000)")
+@click.option("--demo", is_flag=True, help="load the demo orders and print one API key per role")
+def serve(host: str | None, port: int | None, demo: bool) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    from orderloom.api.app import create_app
+
+    settings = _settings()
+    svc = _services()
+    if demo:
+        from orderloom.sim.demo import load_demo
+
+        created = load_demo(svc)
+        out.print(f"[bold]Demo data:[/bold] {created} orders loaded into {settings.db_url}")
+        table = Table("role", "API key", title="One API key per role (shown once; keep them)")
+        for role in ("consumer", "cs", "finance", "ops", "admin"):
+            customer = "C-DEMO-001" if role == "consumer" else None
+            key, _ = svc.keys.create(role, customer, note="make run demo", actor="cli:demo")
+            table.add_row(role if customer is None else f"{role} ({customer})", key)
+        out.print(table)
+    h, p = host or settings.host, port or settings.port
+    out.print(f"API on http://{h}:{p}  (OpenAPI: http://{h}:{p}/docs)")
+    app = create_app(services=svc)
+    try:
+        uvicorn.run(app, host=h, port=p, log_level="info")
+    finally:
+        svc.close()
+
+
+@main.group()
+def events() -> None:
+    """Import or check files of events (JSON Lines, one CloudEvent per line)."""
+
+
+@events.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def events_validate(file: Path) -> None:
+    """Check every event against the dictionary without storing anything."""
+    from orderloom.core.clock import SystemClock
+    from orderloom.dictionary import load_dictionary
+    from orderloom.dictionary.validation import validate_event
+
+    dictionary = load_dictionary(_settings().dictionary_paths)
+    now = SystemClock().now()
+    good = bad = 0
+    for n, raw, problem in _lines(file):
+        if problem:
+            bad += 1
+            err.print(f"line {n}: {problem}")
+            continue
+        try:
+            validate_event(raw, dictionary, now)
+            good += 1
+        except ValidationFailed as exc:
+            bad += 1
+            for p in exc.problems:
+                err.print(f"line {n}: {p.field}: {p.message} [{p.rule}]")
+    out.print(f"{good} valid, {bad} invalid")
+    sys.exit(1 if bad else 0)
+
+
+@events.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch", default=1000, show_default=True, help="events per store transaction")
+def events_import(file: Path, batch: int) -> None:
+    """Append the events of FILE to the log, with a per-line error report."""
+    svc = _services()
+    total = sum(1 for _ in _lines(file))
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    try:
+        with _progress() as bar:
+            task = bar.add_task(f"importing {file.name}", total=total)
+            chunk: list[tuple[int, Any]] = []
+            for n, raw, problem in _lines(file):
+                if problem:
+                    counts["rejected"] += 1
+                    err.print(f"line {n}: {problem}")
+                    bar.advance(task)
+                    continue
+                chunk.append((n, raw))
+                if len(chunk) >= batch:
+                    _import_chunk(svc, chunk, counts)
+                    bar.advance(task, len(chunk))
+                    chunk = []
+            if chunk:
+                _import_chunk(svc, chunk, counts)
+                bar.advance(task, len(chunk))
+    finally:
+        svc.close()
+    out.print(f"{counts['accepted']} accepted, {counts['duplicate']} duplicates, {counts['rejected']} rejected")
+    sys.exit(1 if counts["rejected"] else 0)
+
+
+def _import_chunk(svc: Any, chunk: list[tuple[int, Any]], counts: dict[str, int]) -> None:
+    results = svc.intake.record([raw for _, raw in chunk])
+    for (n, _), r in zip(chunk, results, strict=True):
+        counts[r.status] += 1
+        for p in r.problems:
+            err.print(f"line {n}: {p.field}: {p.message} [{p.rule}]")
+
+
+@main.group()
+def dictionary() -> None:
+    """Work with event dictionary files."""
+
+
+@dictionary.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def dictionary_check(file: Path) -> None:
+    """Check a dictionary file (a pack is checked on top of the shipped core)."""
+    from orderloom.dictionary import check_file
+
+    try:
+        d = check_file(file)
+    except OrderloomError as exc:
+        err.print(str(exc))
+        sys.exit(1)
+    out.print(f"{file}: OK ({len(d.types)} event types in the combined dictionary)")
+
+
+@main.command()
+@click.argument("oid")
+@click.option("--role", default="ops", show_default=True, help="whose view: consumer, cs, finance, ops, admin")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def chain(oid: str, role: str, lang: str) -> None:
+    """Print an order's atomic chain as ROLE sees it."""
+    svc = _services()
+    try:
+        view = svc.reader.chain(oid, role)
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+    status = view["status"]
+    label = (status.get("label") or {}).get(lang, status.get("id"))
+    out.print(f"[bold]{oid}[/bold]  {label}  ({role})")
+    table = Table("#", "time (UTC)", "step", "leg", "+", "details")
+    for s in view["steps"]:
+        delta = s["since_previous_s"]
+        details = ", ".join(f"{k}={v}" for k, v in s["data"].items() if not isinstance(v, (dict, list)))
+        if s.get("actor"):
+            details = f"{s['actor']} @ {s.get('deviceid') or '-'}  " + details
+        table.add_row(
+            str(s["seq"]),
+            s["time"][:19].replace("T", " "),
+            s["label"][lang],
+            s["leg"] or "",
+            "" if delta is None else _human(delta),
+            details[:80],
+        )
+    out.print(table)
+    for sh in view["shipments"]:
+        st = sh["status"]
+        out.print(f"shipment {sh['shipment']}: {(st.get('label') or {}).get(lang, st.get('id'))}")
+
+
+def _human(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+@main.command()
+@click.argument("oid", required=False)
+def verify(oid: str | None) -> None:
+    """Verify one order's hash chain, or every order's; name the first broken link."""
+    from orderloom.status.verify import verify_log
+
+    svc = _services()
+    try:
+        verdicts = [svc.reader.verify(oid)] if oid else list(verify_log(_all_events(svc.store)))
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+    broken = [v for v in verdicts if not v.ok]
+    for v in broken:
+        err.print(f"[red]BROKEN[/red] order {v.oid}: event #{v.broken_seq} ({v.broken_id}): {v.reason}")
+    out.print(f"{len(verdicts) - len(broken)} of {len(verdicts)} order chains intact")
+    sys.exit(1 if broken else 0)
+
+
+def _all_events(store: Any) -> Iterator[Any]:
+    after = 0
+    while page := store.read_all(after=after, limit=5000):
+        yield from page
+        after = page[-1].position
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--role", required=True, type=click.Choice(["consumer", "cs", "finance", "ops", "admin"]))
+@click.option("--customer", default=None, help="the customer a consumer key may read")
+@click.option("--note", default="", help="who or what the key is for")
+def keys_create(role: str, customer: str | None, note: str) -> None:
+    """Issue an API key and print it (it is shown only once)."""
+    svc = _services()
+    try:
+        key, info = svc.keys.create(role, customer, note, actor="cli")
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+    out.print(key)
+    err.print(f"key id {info.key_id}, role {info.role}" + (f", customer {customer}" if customer else ""))
+
+
+@main.group()
+def customers() -> None:
+    """Customer data requests."""
+
+
+@customers.command("forget")
+@click.argument("customer")
+@click.option("--reason", default="", help="why (recorded in the audit log)")
+def customers_forget(customer: str, reason: str) -> None:
+    """Erase a customer's personal data by destroying their key; chains still verify."""
+    from orderloom.status.erasure import forget_customer
+
+    svc = _services()
+    try:
+        existed = forget_customer(svc.intake, customer, actor="cli", reason=reason)
+    finally:
+        svc.close()
+    out.print(f"customer {customer}: " + ("personal data erased" if existed else "had no personal data stored"))

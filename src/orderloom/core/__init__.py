@@ -1,0 +1,1 @@
+"""Shared kernel: the event envelope, ids, hashing, clock, errors and settings."""

@@ -1,0 +1,1 @@
+"""Simulation: demo data now, the network digital twin later."""

@@ -1,0 +1,1 @@
+"""Atomic order status: intake, the chain projection, role views, verification."""

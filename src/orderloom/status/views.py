@@ -1,0 +1,73 @@
+"""Role views: what each audience may see of a chain, exactly as the dictionary grants.
+
+The view is built by whitelisting (copy only what is granted), never by
+deleting what is forbidden, so a field added to an event later stays hidden
+until the dictionary grants it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orderloom.core.envelope import parse_time
+from orderloom.dictionary.model import Dictionary
+
+
+def role_view(chain: dict[str, Any], role: str, dictionary: Dictionary) -> dict[str, Any]:
+    """The chain as `role` may see it."""
+    steps = []
+    prev_time: str | None = None
+    prev_at = None
+    for s in chain["steps"]:
+        t = dictionary.get(s["type"])
+        if t is None:
+            continue
+        view = t.view(role)
+        if not view.visible:
+            continue
+        step: dict[str, Any] = {
+            "seq": s["seq"],
+            "id": s["id"],
+            "type": s["type"],
+            "label": dict(view.label) if view.label else s["label"],
+            "stage": s["stage"],
+            "leg": s["leg"],
+            "shipment": s["shipment"],
+            "time": s["time"],
+            "data": {k: v for k, v in s["data"].items() if view.grants(k)},
+        }
+        at = parse_time(s["time"])
+        step["since_previous_s"] = (at - prev_at).total_seconds() if prev_at is not None else None
+        prev_at, prev_time = at, s["time"]
+        if view.details:
+            step.update(
+                actor=s["actor"],
+                deviceid=s["deviceid"],
+                proof=s["proof"],
+                position=s["position"],
+                recorded=s["recorded"],
+                arrived_late=s["arrived_late"],
+                source=s["source"],
+            )
+        steps.append(step)
+    shipments = []
+    for sh in chain["shipments"]:
+        legs = []
+        for leg in sh["legs"]:
+            t = dictionary.get(leg["current"]["type"])
+            if t is not None and t.view(role).visible:
+                cur = dict(leg["current"])
+                label = t.view(role).label
+                if label:
+                    cur["label"] = dict(label)
+                legs.append({**leg, "current": cur})
+        shipments.append({"shipment": sh["shipment"], "status": sh["status"], "legs": legs})
+    return {
+        "oid": chain["oid"],
+        "role": role,
+        "status": chain["status"],
+        "shipments": shipments,
+        "steps": steps,
+        "placed_at": chain["placed_at"],
+        "last_visible_at": prev_time,
+    }

@@ -1,0 +1,27 @@
+"""Builds the store named by a URL: memory://, sqlite:///path, postgresql://..."""
+
+from __future__ import annotations
+
+from orderloom.core.errors import ConfigError
+from orderloom.store.port import EventStore
+
+
+def open_store(url: str) -> EventStore:
+    """Open the event store for `url` (drivers are imported only when used)."""
+    if url.startswith("memory:"):
+        from orderloom.store.memory import MemoryEventStore
+
+        return MemoryEventStore()
+    if url.startswith("sqlite:"):
+        from orderloom.store.sqlite import SQLiteEventStore
+
+        path = url.removeprefix("sqlite:").removeprefix("//")
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise ConfigError("ORDERLOOM_DB_URL sqlite:/// needs a file path, e.g. sqlite:///./orderloom.db")
+        return SQLiteEventStore(path)
+    if url.startswith(("postgresql:", "postgres:")):
+        from orderloom.store.postgres import PostgresEventStore
+
+        return PostgresEventStore(url)
+    raise ConfigError(f"ORDERLOOM_DB_URL {url!r} is not a store this version knows (memory, sqlite, postgresql)")

@@ -1,0 +1,99 @@
+"""MemoryEventStore: a real, complete store held in process memory.
+
+Used by unit tests and simulations; it passes the same contract suite as the
+durable adapters, so code tested against it behaves the same on them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from datetime import UTC, datetime
+
+from orderloom.core.envelope import TIME_FORMAT, StoredEvent
+from orderloom.core.errors import OrderloomError
+from orderloom.store.planning import GroupState, Known, Row, commit_plan, genesis_head, plan_request
+from orderloom.store.port import AppendRequest, EventStore, Recorded
+
+
+class MemoryEventStore(EventStore):
+    """Event store in memory, guarded by one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._log: list[StoredEvent] = []
+        self._by_id: dict[str, StoredEvent] = {}
+        self._bodies: dict[str, bytes] = {}
+        self._streams: dict[str, list[StoredEvent]] = {}
+        self._claims: dict[str, str] = {}
+        self._keys: dict[str, bytes] = {}
+
+    def append(self, request: AppendRequest) -> list[Recorded]:
+        if not request.events and not request.claims:
+            return []
+        with self._lock:
+            state = GroupState(next_position=len(self._log))
+            for e in request.events:
+                stored = self._by_id.get(e.id)
+                if stored is not None:
+                    state.known[e.id] = Known(
+                        self._bodies[e.id], Recorded(e.id, stored.oid, stored.seq, stored.position, stored.hash)
+                    )
+            try:
+                plan = plan_request(request, state, self._head, self._claims.get)
+            except OrderloomError:
+                raise
+            commit_plan(plan, state)
+            recorded = datetime.now(UTC).strftime(TIME_FORMAT)
+            for row in plan.rows:
+                self._store(row, recorded)
+            self._claims.update(plan.new_claims)
+            return plan.results
+
+    def _head(self, oid: str) -> tuple[int, str]:
+        stream = self._streams.get(oid)
+        return (stream[-1].seq, stream[-1].hash) if stream else genesis_head()
+
+    def _store(self, row: Row, recorded: str) -> None:
+        event = StoredEvent.from_body(
+            row.body, seq=row.seq, position=row.position, prevhash=row.prevhash, hash=row.hash, recorded=recorded
+        )
+        self._log.append(event)
+        self._by_id[row.id] = event
+        self._bodies[row.id] = row.body
+        self._streams.setdefault(row.oid, []).append(event)
+
+    def read_stream(self, oid: str, after_seq: int = 0, limit: int | None = None) -> list[StoredEvent]:
+        with self._lock:
+            events = self._streams.get(oid, [])[after_seq:]
+        return events if limit is None else events[:limit]
+
+    def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        with self._lock:
+            return self._log[after : after + limit]
+
+    def last_position(self) -> int:
+        return len(self._log)
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        return self._by_id.get(event_id)
+
+    def resolve(self, key: str) -> str | None:
+        return self._claims.get(key)
+
+    def claims_of(self, oid: str) -> list[str]:
+        with self._lock:
+            return sorted(k for k, v in self._claims.items() if v == oid)
+
+    def customer_key(self, customer: str, create: bool) -> bytes | None:
+        with self._lock:
+            if create and customer not in self._keys:
+                self._keys[customer] = secrets.token_bytes(64)
+            return self._keys.get(customer)
+
+    def forget_customer(self, customer: str) -> bool:
+        with self._lock:
+            return self._keys.pop(customer, None) is not None
+
+    def close(self) -> None:
+        """Nothing to release."""

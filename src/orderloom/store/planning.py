@@ -1,0 +1,138 @@
+"""Turns append requests into rows: dedupe, concurrency checks, seq and hashes.
+
+Shared by every adapter so they agree exactly on the semantics the contract
+tests pin down. Adapters supply the current state (existing ids, stream heads,
+claims); the planner works on an overlay so several requests can be planned
+into one transaction (group commit) and a failing one leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from orderloom.core.errors import ClaimConflict, ConcurrencyConflict, DuplicateConflict
+from orderloom.core.hashing import GENESIS, link_hash
+from orderloom.store.port import AppendRequest, Recorded
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One event row ready to insert."""
+
+    position: int
+    id: str
+    oid: str
+    seq: int
+    type: str
+    time: str
+    body: bytes
+    prevhash: str
+    hash: str
+
+
+@dataclass(slots=True)
+class Known:
+    """A stored event's identity, enough to answer a duplicate."""
+
+    body: bytes
+    recorded: Recorded
+
+
+@dataclass(slots=True)
+class GroupState:
+    """What the transaction has seen and planned so far."""
+
+    next_position: int
+    heads: dict[str, tuple[int, str]] = field(default_factory=dict)
+    known: dict[str, Known] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Plan:
+    """The outcome of planning one request."""
+
+    rows: list[Row]
+    results: list[Recorded]
+    new_heads: dict[str, tuple[int, str]]
+    new_claims: dict[str, str]
+
+
+def plan_request(
+    request: AppendRequest,
+    state: GroupState,
+    head_of: Callable[[str], tuple[int, str]],
+    claim_of: Callable[[str], str | None],
+) -> Plan:
+    """Plan one request against `state`; raise without touching `state` on conflict."""
+    bodies = [e.body() for e in request.events]
+    results: list[Recorded] = []
+    rows: list[Row] = []
+    heads: dict[str, tuple[int, str]] = {}
+    fresh: dict[str, Known] = {}
+    position = state.next_position
+    writing: set[str] = set()
+    for event, body in zip(request.events, bodies, strict=True):
+        prior = fresh.get(event.id) or state.known.get(event.id)
+        if prior is not None:
+            if prior.body != body:
+                raise DuplicateConflict(event.id)
+            results.append(_as_duplicate(prior.recorded))
+            continue
+        writing.add(event.oid)
+        seq, prev = heads.get(event.oid) or state.heads.get(event.oid) or head_of(event.oid)
+        if not heads.get(event.oid) and event.oid in request.expect and request.expect[event.oid] != seq:
+            raise ConcurrencyConflict(event.oid, request.expect[event.oid], seq)
+        seq += 1
+        digest = link_hash(prev, event.oid, seq, body)
+        position += 1
+        rows.append(Row(position, event.id, event.oid, seq, event.type, event.time, body, prev, digest))
+        recorded = Recorded(event.id, event.oid, seq, position, digest)
+        fresh[event.id] = Known(body, recorded)
+        results.append(recorded)
+        heads[event.oid] = (seq, digest)
+    for oid, expected in request.expect.items():
+        if oid not in writing:
+            # Only duplicates (a retry) or nothing for this order: check anyway
+            # unless the retry already landed, so a retry stays harmless.
+            if any(r.oid == oid for r in results):
+                continue
+            seq = (state.heads.get(oid) or head_of(oid))[0]
+            if seq != expected:
+                raise ConcurrencyConflict(oid, expected, seq)
+    new_claims: dict[str, str] = {}
+    for key, oid in request.claims.items():
+        owner = state.claims.get(key) or claim_of(key)
+        if owner is not None and owner != oid:
+            raise ClaimConflict(key, owner)
+        if owner is None:
+            new_claims[key] = oid
+    return Plan(rows, results, heads, new_claims)
+
+
+def commit_plan(plan: Plan, state: GroupState) -> None:
+    """Fold a successfully planned request into the transaction's state."""
+    state.heads.update(plan.new_heads)
+    state.claims.update(plan.new_claims)
+    for row, rec in zip(plan.rows, (r for r in plan.results if not r.duplicate), strict=True):
+        state.known[row.id] = Known(row.body, rec)
+    if plan.rows:
+        state.next_position = plan.rows[-1].position
+
+
+def genesis_head() -> tuple[int, str]:
+    """The head of a stream that has no events yet."""
+    return (0, GENESIS)
+
+
+def event_ids(requests: Iterable[AppendRequest]) -> list[str]:
+    """Every event id in a group of requests."""
+    return [e.id for r in requests for e in r.events]
+
+
+def _as_duplicate(rec: Recorded) -> Recorded:
+    return Recorded(rec.id, rec.oid, rec.seq, rec.position, rec.hash, duplicate=True)
+
+
+__all__ = ["GroupState", "Known", "Plan", "Row", "commit_plan", "event_ids", "genesis_head", "plan_request"]
