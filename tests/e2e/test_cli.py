@@ -1,0 +1,176 @@
+"""The `orderloom` command end to end, as an operator would run it, on a SQLite file."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from orderloom.dictionary import load_dictionary
+
+
+def run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"ORDERLOOM_DB_URL": f"sqlite:///{tmp / 'cli.db'}", "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "orderloom", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def events_file(tmp: Path) -> Path:
+    d = load_dictionary()
+    lines: list[Any] = []
+    placed = copy.deepcopy(dict(d.types["order.placed"].example))
+    lines.append(
+        {
+            "id": "p1",
+            "type": "order.placed",
+            "source": "erp",
+            "oid": "OL-CLI-1",
+            "time": "2026-05-01T08:00:00+08:00",
+            **placed,
+        }
+    )
+    for n, t in enumerate(["outbound.scanned", "linehaul.in_transit", "forward_wh.check_passed", "leader.signed"]):
+        ex = copy.deepcopy(dict(d.types[t].example))
+        ex["data"].pop("shipment", None)
+        lines.append(
+            {
+                "id": f"e{n}",
+                "type": t,
+                "source": "wms",
+                "oid": "OL-CLI-1",
+                "time": f"2026-05-01T{9 + n:02d}:00:00+08:00",
+                **ex,
+            }
+        )
+    bad = dict(lines[1], id="bad1")
+    bad["data"] = {**bad["data"], "packages": "many"}
+    path = tmp / "events.jsonl"
+    path.write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n" + json.dumps(bad) + "\n{broken json\n",
+        "utf-8",
+    )
+    return path
+
+
+def test_import_reports_bad_lines_and_the_chain_and_verify_work(tmp_path: Path) -> None:
+    f = events_file(tmp_path)
+    checked = run(tmp_path, "events", "validate", str(f))
+    assert checked.returncode == 1 and "5 valid, 2 invalid" in checked.stdout
+    assert "line 6: data.packages" in checked.stderr and "line 7: not valid JSON" in checked.stderr
+    imported = run(tmp_path, "events", "import", str(f))
+    assert imported.returncode == 1, imported.stderr
+    assert "5 accepted, 0 duplicates, 2 rejected" in imported.stdout
+    again = run(tmp_path, "events", "import", str(f))
+    assert "0 accepted, 5 duplicates" in again.stdout
+    chain = run(tmp_path, "chain", "OL-CLI-1", "--role", "consumer", "--lang", "en")
+    assert chain.returncode == 0 and "Received by your community leader" in chain.stdout
+    assert run(tmp_path, "verify").returncode == 0
+    db = sqlite3.connect(tmp_path / "cli.db")
+    db.execute("UPDATE events SET body = replace(body, 'K123', 'K999') WHERE id = 'e1'")
+    db.commit()
+    db.close()
+    broken = run(tmp_path, "verify")
+    assert broken.returncode == 1 and "OL-CLI-1" in broken.stderr and "#3" in broken.stderr
+    assert "0 of 1 order chains intact" in broken.stdout
+
+
+def test_dictionary_check_names_the_place_of_each_mistake(tmp_path: Path) -> None:
+    good = tmp_path / "pack.yaml"
+    good.write_text(
+        "dictionary: mypack\ntypes:\n  fridge.opened:\n    version: 1\n    label: {zh: 冰箱开门, en: Fridge opened}\n"
+        "    stage: exception\n    leg: community\n    data: {type: object, properties: {door: {type: string}}}\n"
+        "    visibility: {ops: {fields: '*', details: true}}\n    example: {data: {door: front}}\n",
+        "utf-8",
+    )
+    ok = run(tmp_path, "dictionary", "check", str(good))
+    assert ok.returncode == 0, ok.stderr + ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(good.read_text("utf-8").replace("stage: exception", "stage: nowhere"), "utf-8")
+    res = run(tmp_path, "dictionary", "check", str(bad))
+    assert res.returncode == 1 and "types/fridge.opened/stage" in res.stderr
+
+
+def test_keys_are_printed_once_and_stored_hashed(tmp_path: Path) -> None:
+    res = run(tmp_path, "keys", "create", "--role", "cs")
+    key = res.stdout.strip()
+    assert res.returncode == 0 and key.startswith("olk_")
+    db = sqlite3.connect(tmp_path / "cli.db")
+    bodies = [r[0] for r in db.execute("SELECT body FROM events")]
+    db.close()
+    assert bodies and all(key.encode() not in b for b in bodies)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_serve_with_demo_data_answers_over_http(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        "ORDERLOOM_DB_URL": f"sqlite:///{tmp_path / 'demo.db'}",
+        "PATH": "/usr/bin:/bin",
+        "COLUMNS": "200",
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orderloom", "serve", "--demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    keys: dict[str, str] = {}
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            words = line.replace("│", " ").split()
+            if any(w.startswith("olk_") for w in words):
+                keys[words[0]] = next(w for w in words if w.startswith("olk_"))
+            if "API on" in line:
+                break
+        assert set(keys) == {"consumer", "cs", "finance", "ops", "admin"}, "".join(lines)
+        assert any("30 orders loaded" in x for x in lines)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not start within 60 s")
+        own = httpx2.get(
+            base + "/v1/orders/OL-DEMO-0001/chain", headers={"Authorization": f"Bearer {keys['consumer']}"}
+        )
+        assert own.status_code == 200 and own.json()["status"]["id"] == "delivered"
+        other = httpx2.get(
+            base + "/v1/orders/OL-DEMO-0003/chain", headers={"Authorization": f"Bearer {keys['consumer']}"}
+        )
+        assert other.status_code == 404
+        split = httpx2.get(base + "/v1/orders/OL-DEMO-0002", headers={"Authorization": f"Bearer {keys['ops']}"})
+        assert split.json()["status"]["id"] != "delivered" and split.json()["status"]["partially_delivered"]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
