@@ -1,0 +1,1 @@
+"""The event bus: port, adapters (in-process, NATS JetStream, Kafka), relay and consumer runner."""
