@@ -165,6 +165,7 @@ def test_serve_with_demo_data_answers_over_http(tmp_path: Path) -> None:
         assert other.status_code == 404
         split = httpx2.get(base + "/v1/orders/OL-DEMO-0002", headers={"Authorization": f"Bearer {keys['ops']}"})
         assert split.json()["status"]["id"] != "delivered" and split.json()["status"]["partially_delivered"]
+        _live_events_arrive_over_sse(base, keys)
     finally:
         proc.terminate()
         try:
@@ -174,3 +175,26 @@ def test_serve_with_demo_data_answers_over_http(tmp_path: Path) -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _live_events_arrive_over_sse(base: str, keys: dict[str, str]) -> None:
+    """A new event reaches a live subscriber, filtered by role; another order's subscriber stays quiet."""
+    d = load_dictionary()
+    ex = copy.deepcopy(dict(d.types["linehaul.in_transit"].example))
+    ex["data"].pop("shipment", None)
+    ex["data"]["location"] = "沪宁高速K140+200"
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    ev = {"id": "live-1", "type": "linehaul.in_transit", "source": "tms", "oid": "OL-DEMO-0003", "time": now, **ex}
+    ops = {"Authorization": f"Bearer {keys['ops']}"}
+    with (
+        httpx2.Client(base_url=base, timeout=10) as client,
+        client.stream("GET", "/v1/orders/OL-DEMO-0003/live", headers=ops) as live,
+    ):
+        assert live.status_code == 200 and live.headers["content-type"].startswith("text/event-stream")
+        lines = live.iter_lines()
+        assert next(lines) == ": connected"
+        posted = client.post("/v1/events", json=[ev], headers=ops)
+        assert posted.status_code == 200, posted.text
+        data = next(line for line in lines if line.startswith("data: "))
+        shown = json.loads(data[len("data: ") :])
+        assert shown["id"] == "live-1" and shown["data"]["location"] == "沪宁高速K140+200" and shown["proof"]

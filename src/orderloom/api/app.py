@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orderloom import __version__
-from orderloom.api import admin_routes, errors, status_routes
+from orderloom.api import admin_routes, errors, live_routes, status_routes
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services, build_services
 from orderloom.core.settings import Settings
+from orderloom.status.live import LogTail
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -19,10 +20,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or (services.settings if services else Settings.from_env())
     svc = services or build_services(settings)
     owned = services is None
+    tail = LogTail(svc.store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await tail.close()
         if owned:
             svc.close()
 
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = svc
     errors.install(app)
     app.include_router(status_routes.router(svc.dictionary))
+    app.include_router(live_routes.router(tail))
     app.include_router(admin_routes.router())
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and the log's head position")

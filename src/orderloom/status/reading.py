@@ -33,7 +33,7 @@ class OrderReader:
     def chain(self, oid: str, role: str, *, customer_scope: str | None = None) -> dict[str, Any]:
         """The status chain as `role` may see it, personal data readable while the key exists."""
         events = self.events(oid, customer_scope=customer_scope)
-        return role_view(build_chain(self._readable(events), self.dictionary), role, self.dictionary)
+        return role_view(build_chain(self.readable(events), self.dictionary), role, self.dictionary)
 
     def summary(self, oid: str, role: str, *, customer_scope: str | None = None) -> dict[str, Any]:
         """Status, shipments and legs without the step list; refs for staff."""
@@ -47,7 +47,8 @@ class OrderReader:
         """Recompute the order's hash chain."""
         return verify_stream(oid, self.events(oid))
 
-    def _readable(self, events: list[StoredEvent]) -> list[StoredEvent]:
+    def readable(self, events: list[StoredEvent]) -> list[StoredEvent]:
+        """The events with personal data unsealed while the customer's key exists."""
         if not events:
             return events
         head = self.directory.find(events[0].oid)

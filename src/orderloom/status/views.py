@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderloom.core.envelope import parse_time
+from orderloom.core.envelope import StoredEvent, parse_time
 from orderloom.dictionary.model import Dictionary
 
 
@@ -71,3 +71,28 @@ def role_view(chain: dict[str, Any], role: str, dictionary: Dictionary) -> dict[
         "placed_at": chain["placed_at"],
         "last_visible_at": prev_time,
     }
+
+
+def event_for_role(e: StoredEvent, role: str, dictionary: Dictionary) -> dict[str, Any] | None:
+    """One live event as `role` may see it, or None when the role does not see this type."""
+    t = dictionary.get(e.type)
+    if t is None:
+        return None
+    view = t.view(role)
+    if not view.visible:
+        return None
+    out: dict[str, Any] = {
+        "oid": e.oid,
+        "seq": e.seq,
+        "id": e.id,
+        "type": e.type,
+        "label": dict(view.label or t.label),
+        "stage": t.stage,
+        "leg": t.leg,
+        "status": t.status,
+        "time": e.time,
+        "data": {k: v for k, v in e.data.items() if view.grants(k)},
+    }
+    if view.details:
+        out.update(actor=e.actor, deviceid=e.deviceid, proof=e.proof, position=e.position, recorded=e.recorded)
+    return out
