@@ -31,7 +31,6 @@ def build_chain(events: Sequence[StoredEvent], dictionary: Dictionary) -> dict[s
     ordered = order_events(events)
     declared: list[str] = []
     steps: list[dict[str, Any]] = []
-    latest_position = 0
     prev: StoredEvent | None = None
     for e in ordered:
         t = dictionary.get(e.type)
@@ -52,7 +51,7 @@ def build_chain(events: Sequence[StoredEvent], dictionary: Dictionary) -> dict[s
                 "time": e.time,
                 "recorded": e.recorded,
                 "since_previous_s": _seconds_between(prev, e) if prev else None,
-                "arrived_late": e.position < latest_position,
+                "arrived_late": False,
                 "actor": e.actor,
                 "deviceid": e.deviceid,
                 "proof": e.proof,
@@ -60,8 +59,12 @@ def build_chain(events: Sequence[StoredEvent], dictionary: Dictionary) -> dict[s
                 "source": e.source,
             }
         )
-        latest_position = max(latest_position, e.position)
         prev = e
+    # An event arrived late when something that happened after it was stored before it.
+    earliest_after = None
+    for step in reversed(steps):
+        step["arrived_late"] = earliest_after is not None and step["position"] > earliest_after
+        earliest_after = step["position"] if earliest_after is None else min(earliest_after, step["position"])
     shipments = _shipments(steps, declared, dictionary)
     return {
         "oid": ordered[0].oid if ordered else None,

@@ -50,18 +50,27 @@ def role_view(chain: dict[str, Any], role: str, dictionary: Dictionary) -> dict[
                 source=s["source"],
             )
         steps.append(step)
+    # Each leg shows the latest step this role may see, so a hidden event never hides the leg.
     shipments = []
     for sh in chain["shipments"]:
-        legs = []
-        for leg in sh["legs"]:
-            t = dictionary.get(leg["current"]["type"])
-            if t is not None and t.view(role).visible:
-                cur = dict(leg["current"])
-                label = t.view(role).label
-                if label:
-                    cur["label"] = dict(label)
-                legs.append({**leg, "current": cur})
-        shipments.append({"shipment": sh["shipment"], "status": sh["status"], "legs": legs})
+        legs: dict[str, dict[str, Any]] = {}
+        for step in steps:
+            if step["leg"] and step["shipment"] in (None, sh["shipment"]):
+                legs[step["leg"]] = {
+                    "type": step["type"],
+                    "label": step["label"],
+                    "time": step["time"],
+                    "seq": step["seq"],
+                }
+        shipments.append(
+            {
+                "shipment": sh["shipment"],
+                "status": sh["status"],
+                "legs": [
+                    {"leg": leg, "label": _leg_label(dictionary, leg), "current": cur} for leg, cur in legs.items()
+                ],
+            }
+        )
     return {
         "oid": chain["oid"],
         "role": role,
@@ -96,3 +105,8 @@ def event_for_role(e: StoredEvent, role: str, dictionary: Dictionary) -> dict[st
     if view.details:
         out.update(actor=e.actor, deviceid=e.deviceid, proof=e.proof, position=e.position, recorded=e.recorded)
     return out
+
+
+def _leg_label(dictionary: Dictionary, leg: str) -> dict[str, str]:
+    term = dictionary.legs.get(leg)
+    return dict(term.label) if term else {"zh": leg, "en": leg}
