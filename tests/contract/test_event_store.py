@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orderloom.core.envelope import Event
-from orderloom.core.errors import ClaimConflict, ConcurrencyConflict, DuplicateConflict
+from orderloom.core.errors import ClaimConflict, ConcurrencyConflict, DuplicateConflict, KeyConflict
 from orderloom.core.hashing import GENESIS, link_hash
 from orderloom.core.ids import new_event_id
 from orderloom.store.memory import MemoryEventStore
@@ -149,13 +149,25 @@ def test_claims_map_source_numbers_to_one_order(store: EventStore) -> None:
 
 
 def test_customer_keys_are_created_once_and_can_be_destroyed(store: EventStore) -> None:
-    assert store.customer_key("c1", create=False) is None
-    k = store.customer_key("c1", create=True)
-    assert k is not None and len(k) == 64
-    assert store.customer_key("c1", create=True) == k
+    assert store.customer_keys(["c1"], create=False) == {}
+    made = store.customer_keys(["c1", "c2"], create=True)
+    assert set(made) == {"c1", "c2"} and all(len(k) == 64 for k in made.values()) and made["c1"] != made["c2"]
+    assert store.customer_keys(["c1", "c3"], create=True)["c1"] == made["c1"]
     assert store.forget_customer("c1") is True
-    assert store.customer_key("c1", create=False) is None
+    assert store.customer_keys(["c1", "c2"], create=False) == {"c2": made["c2"]}
     assert store.forget_customer("c1") is False
+    assert store.customer_keys(["c1"], create=True)["c1"] != made["c1"]  # a forgotten customer starts afresh
+
+
+def test_new_customer_keys_commit_with_the_events_and_the_first_writer_wins(store: EventStore) -> None:
+    first, second = b"1" * 64, b"2" * 64
+    store.append(AppendRequest([ev("P1", 1)], keys={"cust": first}))
+    assert store.customer_keys(["cust"], create=False) == {"cust": first}
+    store.append(AppendRequest([ev("P2", 1)], keys={"cust": first}))  # the same key again is fine
+    with pytest.raises(KeyConflict):
+        store.append(AppendRequest([ev("P3", 1)], keys={"cust": second}))
+    assert store.read_stream("P3") == []
+    assert store.customer_keys(["cust"], create=False) == {"cust": first}
 
 
 def test_concurrent_writers_to_one_stream_all_land_with_consecutive_seq(store: EventStore) -> None:

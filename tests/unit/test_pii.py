@@ -245,3 +245,34 @@ def test_a_personal_field_sent_under_its_old_name_is_still_sealed(tmp_path: Path
     assert r.reader.chain(oid, "ops")["steps"][-1]["data"] == {"phone": "13900001111"}
     stored = r.store.read_stream(oid)[-1]
     assert "13900001111" not in stored.as_event().body().decode()
+
+
+class FirstLookupMisses:
+    """A store seen from a process that has not yet seen a customer's key."""
+
+    def __init__(self, store: MemoryEventStore) -> None:
+        self.store = store
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def customer_keys(self, customers: list[str], create: bool) -> dict[str, bytes]:
+        self.calls += 1
+        return {} if self.calls == 1 else self.store.customer_keys(customers, create)
+
+
+def test_a_writer_that_lost_the_race_for_a_new_customers_key_seals_with_the_winners_key() -> None:
+    from orderloom.status.intake import Intake
+
+    svc = build_services(Settings(db_url="memory://"))
+    place_order(svc.intake, order_body("OL-RACE-1", customer="C-RACE"), source="t", actor=None)
+    assert isinstance(svc.store, MemoryEventStore)
+    winner = svc.store.customer_keys(["C-RACE"], create=False)["C-RACE"]
+    stale = FirstLookupMisses(svc.store)
+    other = Intake(stale, svc.dictionary, svc.clock, svc.directory)  # type: ignore[arg-type]
+    placed = place_order(other, order_body("OL-RACE-2", customer="C-RACE"), source="t", actor=None)
+    assert placed.created and stale.calls == 2  # the conflict was noticed and the winner's key fetched
+    assert svc.store.customer_keys(["C-RACE"], create=False)["C-RACE"] == winner
+    name = order_body("OL-RACE-2")["recipient"]["name"]
+    assert svc.reader.chain("OL-RACE-2", "ops")["steps"][0]["data"]["recipient"]["name"] == name

@@ -66,6 +66,14 @@ class ClaimConflict(OrderloomError):
         super().__init__(f"source order number {key} already belongs to order {oid}")
 
 
+class KeyConflict(OrderloomError):
+    """Another writer made a different data key for the same new customer first."""
+
+    def __init__(self, customer: str) -> None:
+        self.customer = customer
+        super().__init__(f"customer {customer} got a data key from another writer first; seal again with it")
+
+
 class StoreUnavailable(OrderloomError):
     """The event store could not be reached or refused the operation."""
 

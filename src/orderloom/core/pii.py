@@ -30,12 +30,26 @@ def _walk(data: dict[str, Any], dotted: str) -> tuple[dict[str, Any], str] | Non
     return None
 
 
+def _copy_paths(data: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    """A copy of `data` sharing everything except the dicts along `paths` (much cheaper than deepcopy)."""
+    out = dict(data)
+    for path in paths:
+        node = out
+        for part in path.split(".")[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                break
+            node[part] = child = dict(child)
+            node = child
+    return out
+
+
 def seal(data: dict[str, Any], paths: Iterable[str], key: bytes, customer: str) -> dict[str, Any]:
     """A copy of `data` with each personal field encrypted."""
     paths = list(paths)
     if not paths:
         return data
-    out = deepcopy(data)
+    out = _copy_paths(data, paths)
     aead = AESSIV(key)
     for path in paths:
         spot = _walk(out, path)

@@ -12,6 +12,7 @@ STREAM = "sys.erasure"
 def forget_customer(intake: Intake, customer: str, *, actor: str, reason: str = "") -> bool:
     """Destroy the key (personal fields become unreadable everywhere); chains still verify."""
     existed = intake.store.forget_customer(customer)
+    intake.forget_cached_key(customer)
     intake.record(
         [
             {

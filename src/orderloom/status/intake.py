@@ -8,13 +8,22 @@ holds what is written, so nothing is ever half-written.
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from orderloom.core.clock import Clock
 from orderloom.core.envelope import Event
-from orderloom.core.errors import ClaimConflict, ConcurrencyConflict, DuplicateConflict, Problem, ValidationFailed
+from orderloom.core.errors import (
+    ClaimConflict,
+    ConcurrencyConflict,
+    DuplicateConflict,
+    KeyConflict,
+    Problem,
+    ValidationFailed,
+)
 from orderloom.core.pii import seal
 from orderloom.dictionary.model import Dictionary
 from orderloom.dictionary.validation import validate_event
@@ -22,6 +31,10 @@ from orderloom.status.directory import PLACED, OrderDirectory, OrderHead, custom
 from orderloom.store.port import AppendRequest, EventStore
 
 REF_LINKED = "order.ref_linked"
+# Another process that forgets a customer is noticed within this many seconds;
+# until then new personal data would be sealed with the destroyed key, i.e. born erased.
+KEY_CACHE_S = 30.0
+KEY_CACHE_SIZE = 200_000
 
 
 @dataclass(slots=True)
@@ -58,6 +71,7 @@ class Intake:
         self.dictionary = dictionary
         self.clock = clock
         self.directory = directory
+        self._key_cache: dict[str, tuple[bytes, float]] = {}
 
     def record(
         self,
@@ -76,13 +90,14 @@ class Intake:
                 valid[i] = validate_event(raw, self.dictionary, now, allow_internal=allow_internal)
             except ValidationFailed as exc:
                 results[i].problems = exc.problems
-        self._check_orders(valid, results, allow_internal)
+        personal = self._check_orders(valid, results, allow_internal)
         if atomic and any(r.problems for r in results):
             return _abandon(results)
-        self._append(valid, results, atomic, claims or {})
+        self._append(valid, personal, results, atomic, claims or {})
         return results
 
-    def _check_orders(self, valid: dict[int, Event], results: list[ItemResult], allow_internal: bool) -> None:
+    def _check_orders(self, valid: dict[int, Event], results: list[ItemResult], allow_internal: bool) -> dict[int, str]:
+        """Drop events of unknown orders; return the customer of each event holding personal data."""
         placed_here = {e.oid: e for e in valid.values() if e.type == PLACED}
         heads: dict[str, OrderHead | None] = {}
         for i, e in list(valid.items()):
@@ -96,27 +111,68 @@ class Intake:
                     Problem("oid", "known_order", f"no order {e.oid} exists; create it first with POST /v1/orders")
                 ]
                 del valid[i]
+        personal: dict[int, str] = {}
         for i, e in list(valid.items()):
-            etype = self.dictionary.types[e.type]
-            if not etype.pii:
+            if not self.dictionary.types[e.type].pii:
                 continue
             head = heads.get(e.oid)
-            customer = head.customer if head else None
-            if customer is None:
+            if head is None or head.customer is None:
                 results[i].problems = [
                     Problem("oid", "customer", f"order {e.oid} has no customer, so personal data cannot be protected")
                 ]
                 del valid[i]
                 continue
-            key = self.store.customer_key(customer, create=True)
-            assert key is not None
-            valid[i] = _with_data(e, seal(e.data, etype.pii, key, customer))
+            personal[i] = head.customer
+        return personal
+
+    def _keys(self, customers: set[str]) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        """(keys to seal with, the ones among them that are new and must be stored with the events)."""
+        now = time.monotonic()
+        keys: dict[str, bytes] = {}
+        missing = []
+        for c in customers:
+            hit = self._key_cache.get(c)
+            if hit is not None and now - hit[1] < KEY_CACHE_S:
+                keys[c] = hit[0]
+            else:
+                missing.append(c)
+        if missing:
+            keys.update(self.store.customer_keys(missing, create=False))
+        new = {c: secrets.token_bytes(64) for c in missing if c not in keys}
+        keys.update(new)
+        return keys, new
+
+    def _cache(self, keys: dict[str, bytes]) -> None:
+        now = time.monotonic()
+        if len(self._key_cache) > KEY_CACHE_SIZE:
+            self._key_cache.clear()
+        self._key_cache.update((c, (k, now)) for c, k in keys.items())
+
+    def forget_cached_key(self, customer: str) -> None:
+        """Drop a destroyed key from this process's cache at once."""
+        self._key_cache.pop(customer, None)
 
     def _append(
-        self, valid: dict[int, Event], results: list[ItemResult], atomic: bool, extra_claims: dict[str, str]
+        self,
+        valid: dict[int, Event],
+        personal: dict[int, str],
+        results: list[ItemResult],
+        atomic: bool,
+        extra_claims: dict[str, str],
     ) -> None:
+        keys, new = self._keys(set(personal.values()))
+        plain = {i: valid[i] for i in personal}
+
+        def reseal(customer: str | None) -> None:
+            for i, c in personal.items():
+                if customer is None or c == customer:
+                    e = plain[i]
+                    valid[i] = _with_data(e, seal(e.data, self.dictionary.types[e.type].pii, keys[c], c))
+
+        reseal(None)
         # Placements go first so an order's other events in the same batch find it.
         pending = sorted(valid, key=lambda i: (valid[i].type != PLACED, i))
+        races = 0
         while pending:
             events = [valid[i] for i in pending]
             expect = {e.oid: 0 for e in events if e.type == PLACED}
@@ -124,8 +180,19 @@ class Intake:
             claims.update(
                 {ref_key(str(e.data["system"]), str(e.data["number"])): e.oid for e in events if e.type == REF_LINKED}
             )
+            wanted = {personal[i] for i in pending if i in personal}
+            request = AppendRequest(events, expect=expect, claims=claims, keys={c: new[c] for c in wanted if c in new})
             try:
-                recorded = self.store.append(AppendRequest(events, expect=expect, claims=claims))
+                recorded = self.store.append(request)
+            except KeyConflict as exc:
+                # Another writer made this new customer's key first: seal with theirs.
+                races += 1
+                if races > 3:
+                    raise
+                new.pop(exc.customer, None)
+                keys.update(self.store.customer_keys([exc.customer], create=True))
+                reseal(exc.customer)
+                continue
             except (DuplicateConflict, ConcurrencyConflict, ClaimConflict) as exc:
                 culprit = _culprit(exc, pending, valid)
                 results[culprit].problems = [_problem(exc)]
@@ -134,6 +201,7 @@ class Intake:
                     return
                 pending.remove(culprit)
                 continue
+            self._cache({c: keys[c] for c in wanted})
             for i, rec in zip(pending, recorded, strict=True):
                 r = results[i]
                 r.status = "duplicate" if rec.duplicate else "accepted"

@@ -53,7 +53,7 @@ class OrderReader:
             return events
         head = self.directory.find(events[0].oid)
         customer = head.customer if head else None
-        key = self.store.customer_key(customer, create=False) if customer else None
+        key = self.store.customer_keys([customer], create=False).get(customer) if customer else None
         out = []
         for e in events:
             t = self.dictionary.get(e.type)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from orderloom.core.envelope import TIME_FORMAT, StoredEvent
@@ -29,7 +30,7 @@ class MemoryEventStore(EventStore):
         self._keys: dict[str, bytes] = {}
 
     def append(self, request: AppendRequest) -> list[Recorded]:
-        if not request.events and not request.claims:
+        if request.is_empty():
             return []
         with self._lock:
             state = GroupState(next_position=len(self._log))
@@ -40,7 +41,7 @@ class MemoryEventStore(EventStore):
                         self._bodies[e.id], Recorded(e.id, stored.oid, stored.seq, stored.position, stored.hash)
                     )
             try:
-                plan = plan_request(request, state, self._head, self._claims.get)
+                plan = plan_request(request, state, self._head, self._claims.get, self._keys.get)
             except OrderloomError:
                 raise
             commit_plan(plan, state)
@@ -48,6 +49,7 @@ class MemoryEventStore(EventStore):
             for row in plan.rows:
                 self._store(row, recorded)
             self._claims.update(plan.new_claims)
+            self._keys.update(plan.new_keys)
             return plan.results
 
     def _head(self, oid: str) -> tuple[int, str]:
@@ -85,11 +87,13 @@ class MemoryEventStore(EventStore):
         with self._lock:
             return sorted(k for k, v in self._claims.items() if v == oid)
 
-    def customer_key(self, customer: str, create: bool) -> bytes | None:
+    def customer_keys(self, customers: Collection[str], create: bool) -> dict[str, bytes]:
         with self._lock:
-            if create and customer not in self._keys:
-                self._keys[customer] = secrets.token_bytes(64)
-            return self._keys.get(customer)
+            if create:
+                for customer in customers:
+                    if customer not in self._keys:
+                        self._keys[customer] = secrets.token_bytes(64)
+            return {c: self._keys[c] for c in customers if c in self._keys}
 
     def forget_customer(self, customer: str) -> bool:
         with self._lock:

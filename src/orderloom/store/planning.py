@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from orderloom.core.errors import ClaimConflict, ConcurrencyConflict, DuplicateConflict
+from orderloom.core.errors import ClaimConflict, ConcurrencyConflict, DuplicateConflict, KeyConflict
 from orderloom.core.hashing import GENESIS, link_hash
 from orderloom.store.port import AppendRequest, Recorded
 
@@ -47,6 +47,7 @@ class GroupState:
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)
     known: dict[str, Known] = field(default_factory=dict)
     claims: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ class Plan:
     results: list[Recorded]
     new_heads: dict[str, tuple[int, str]]
     new_claims: dict[str, str]
+    new_keys: dict[str, bytes] = field(default_factory=dict)
 
 
 def plan_request(
@@ -64,6 +66,7 @@ def plan_request(
     state: GroupState,
     head_of: Callable[[str], tuple[int, str]],
     claim_of: Callable[[str], str | None],
+    key_of: Callable[[str], bytes | None] = lambda _: None,
 ) -> Plan:
     """Plan one request against `state`; raise without touching `state` on conflict."""
     bodies = [e.body() for e in request.events]
@@ -108,13 +111,21 @@ def plan_request(
             raise ClaimConflict(key, owner)
         if owner is None:
             new_claims[key] = oid
-    return Plan(rows, results, heads, new_claims)
+    new_keys: dict[str, bytes] = {}
+    for customer, data_key in request.keys.items():
+        existing = state.keys.get(customer) or key_of(customer)
+        if existing is None:
+            new_keys[customer] = data_key
+        elif existing != data_key:
+            raise KeyConflict(customer)
+    return Plan(rows, results, heads, new_claims, new_keys)
 
 
 def commit_plan(plan: Plan, state: GroupState) -> None:
     """Fold a successfully planned request into the transaction's state."""
     state.heads.update(plan.new_heads)
     state.claims.update(plan.new_claims)
+    state.keys.update(plan.new_keys)
     for row, rec in zip(plan.rows, (r for r in plan.results if not r.duplicate), strict=True):
         state.known[row.id] = Known(row.body, rec)
     if plan.rows:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orderloom.core.envelope import Event, StoredEvent
@@ -15,12 +15,19 @@ class AppendRequest:
 
     `expect` maps an order id to the number of events its stream must hold
     before this append (0 = new order). `claims` maps a unique key (a source
-    system's order number) to the order id that owns it.
+    system's order number) to the order id that owns it. `keys` are new
+    customers' data keys the events' personal fields were sealed with: they
+    commit with the first events that need them, and if another writer stored
+    a different key for a customer first, the append fails with KeyConflict.
     """
 
     events: Sequence[Event]
     expect: Mapping[str, int] = field(default_factory=dict)
     claims: Mapping[str, str] = field(default_factory=dict)
+    keys: Mapping[str, bytes] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not (self.events or self.claims or self.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +74,8 @@ class EventStore(ABC):
         """All keys an order has claimed."""
 
     @abstractmethod
-    def customer_key(self, customer: str, create: bool) -> bytes | None:
-        """The customer's data key, made on first use when `create` (a forgotten customer starts afresh)."""
+    def customer_keys(self, customers: Collection[str], create: bool) -> dict[str, bytes]:
+        """The customers' data keys, made on first use when `create` (a forgotten customer starts afresh)."""
 
     @abstractmethod
     def forget_customer(self, customer: str) -> bool:

@@ -14,7 +14,7 @@ committed in another.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -179,7 +179,7 @@ class PostgresEventStore(EventStore):
     # -- writes -------------------------------------------------------------
 
     def append(self, request: AppendRequest) -> list[Recorded]:
-        if not request.events and not request.claims:
+        if request.is_empty():
             return []
         return self._group.submit(request)
 
@@ -262,12 +262,18 @@ class PostgresEventStore(EventStore):
             cur.execute("SELECT key, oid FROM claims WHERE key = ANY(%s)", (keys,))
             owners = {key: oid for key, oid in cur.fetchall()}
 
+        customers = sorted({c for r in requests for c in r.keys})
+        stored_keys: dict[str, bytes] = {}
+        if customers:
+            cur.execute("SELECT customer, key FROM customer_keys WHERE customer = ANY(%s)", (customers,))
+            stored_keys = {c: bytes(k) for c, k in cur.fetchall()}
+
         outcomes: list[Outcome] = []
         rows: list[Row] = []
         claims: dict[str, str] = {}
         for req in requests:
             try:
-                plan = plan_request(req, state, head_of, owners.get)
+                plan = plan_request(req, state, head_of, owners.get, stored_keys.get)
             except OrderloomError as exc:
                 outcomes.append(exc)
                 continue
@@ -299,6 +305,16 @@ class PostgresEventStore(EventStore):
         if unused:
             # Heads made for requests that failed or only repeated known events.
             cur.execute("DELETE FROM streams WHERE oid = ANY(%s)", (sorted(unused),))
+        if state.keys:
+            # A plain INSERT, no ON CONFLICT: if another process stored a key for
+            # the same customer meanwhile, this group fails, each request is
+            # retried alone, and planning then reports KeyConflict to intake.
+            made = sorted(state.keys)
+            cur.execute(
+                "INSERT INTO customer_keys (customer, key, created)"
+                " SELECT c, k, %s FROM unnest(%s::text[], %s::bytea[]) AS t (c, k)",
+                (_now(), made, [state.keys[c] for c in made]),
+            )
         if claims:
             keys = sorted(claims)
             cur.execute(
@@ -347,17 +363,26 @@ class PostgresEventStore(EventStore):
     def claims_of(self, oid: str) -> list[str]:
         return [str(r[0]) for r in self._query("SELECT key FROM claims WHERE oid = %s ORDER BY key", (oid,))]
 
-    def customer_key(self, customer: str, create: bool) -> bytes | None:
-        rows = self._query("SELECT key FROM customer_keys WHERE customer = %s", (customer,))
-        if rows or not create:
-            return bytes(rows[0][0]) if rows else None
+    def customer_keys(self, customers: Collection[str], create: bool) -> dict[str, bytes]:
+        wanted = list(customers)
+        found = self._keys_of(wanted)
+        missing = [c for c in wanted if c not in found]
+        if not missing or not create:
+            return found
         # Two first uses can race: ON CONFLICT keeps the first key and the re-read returns it to both.
-        self._run(
-            "INSERT INTO customer_keys (customer, key, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-            (customer, secrets.token_bytes(64), _now()),
-            "store a customer key",
-        )
-        return self.customer_key(customer, create=False)
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.cursor().executemany(
+                    "INSERT INTO customer_keys (customer, key, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(c, secrets.token_bytes(64), _now()) for c in missing],
+                )
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"the event store ({self._where}) refused to store customer keys: {exc}") from exc
+        return found | self._keys_of(missing)
+
+    def _keys_of(self, customers: list[str]) -> dict[str, bytes]:
+        rows = self._query("SELECT customer, key FROM customer_keys WHERE customer = ANY(%s)", (customers,))
+        return {str(c): bytes(k) for c, k in rows}
 
     def forget_customer(self, customer: str) -> bool:
         return self._run("DELETE FROM customer_keys WHERE customer = %s", (customer,), "destroy a customer key") > 0

@@ -13,6 +13,7 @@ import os
 import secrets
 import sqlite3
 import threading
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from orderloom.core.envelope import TIME_FORMAT, StoredEvent
@@ -96,7 +97,7 @@ class SQLiteEventStore(EventStore):
     # -- writes -------------------------------------------------------------
 
     def append(self, request: AppendRequest) -> list[Recorded]:
-        if not request.events and not request.claims:
+        if request.is_empty():
             return []
         return self._group.submit(request)
 
@@ -130,6 +131,31 @@ class SQLiteEventStore(EventStore):
                 ):
                     state.known[eid] = Known(bytes(body), Recorded(eid, oid, seq, pos, digest))
 
+            # One query per chunk of orders instead of one per order: most groups
+            # touch hundreds of orders, and a lookup each dominated the write.
+            oids = list({e.oid for r in requests for e in r.events} | {o for r in requests for o in r.expect})
+            for i in range(0, len(oids), _CHUNK):
+                chunk = oids[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for oid in chunk:
+                    state.heads[oid] = genesis_head()
+                for oid, seq, digest in conn.execute(
+                    "SELECT e.oid, e.seq, e.hash FROM events e JOIN (SELECT oid, MAX(seq) AS seq FROM events"
+                    f" WHERE oid IN ({marks}) GROUP BY oid) m ON e.oid = m.oid AND e.seq = m.seq",
+                    chunk,
+                ):
+                    state.heads[oid] = (seq, digest)
+
+            customers = list({c for r in requests for c in r.keys})
+            stored_keys: dict[str, bytes] = {}
+            for i in range(0, len(customers), _CHUNK):
+                chunk = customers[i : i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for customer, key in conn.execute(
+                    f"SELECT customer, key FROM customer_keys WHERE customer IN ({marks})", chunk
+                ):
+                    stored_keys[customer] = bytes(key)
+
             def head_of(oid: str) -> tuple[int, str]:
                 row = conn.execute(
                     "SELECT seq, hash FROM events WHERE oid = ? ORDER BY seq DESC LIMIT 1", (oid,)
@@ -145,7 +171,7 @@ class SQLiteEventStore(EventStore):
             claims: dict[str, str] = {}
             for req in requests:
                 try:
-                    plan = plan_request(req, state, head_of, claim_of)
+                    plan = plan_request(req, state, head_of, claim_of, stored_keys.get)
                 except OrderloomError as exc:
                     outcomes.append(exc)
                     continue
@@ -154,6 +180,11 @@ class SQLiteEventStore(EventStore):
                 claims.update(plan.new_claims)
                 outcomes.append(plan.results)
             recorded = _now()
+            if state.keys:
+                conn.executemany(
+                    "INSERT INTO customer_keys (customer, key, created) VALUES (?, ?, ?)",
+                    [(c, k, recorded) for c, k in state.keys.items()],
+                )
             conn.executemany(
                 "INSERT INTO events (position, id, oid, seq, type, time, body, prevhash, hash, recorded)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -196,15 +227,36 @@ class SQLiteEventStore(EventStore):
     def claims_of(self, oid: str) -> list[str]:
         return [str(r[0]) for r in self._query("SELECT key FROM claims WHERE oid = ? ORDER BY key", (oid,))]
 
-    def customer_key(self, customer: str, create: bool) -> bytes | None:
-        rows = self._query("SELECT key FROM customer_keys WHERE customer = ?", (customer,))
-        if rows or not create:
-            return bytes(rows[0][0]) if rows else None
-        self._query(
-            "INSERT OR IGNORE INTO customer_keys (customer, key, created) VALUES (?, ?, ?)",
-            (customer, secrets.token_bytes(64), _now()),
-        )
-        return self.customer_key(customer, create=False)
+    def customer_keys(self, customers: Collection[str], create: bool) -> dict[str, bytes]:
+        found = self._keys_of(list(customers))
+        missing = [c for c in customers if c not in found]
+        if not missing or not create:
+            return found
+        # All of a batch's new keys in one short transaction: one fsync, not one per customer.
+        conn = self._reader()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT OR IGNORE INTO customer_keys (customer, key, created) VALUES (?, ?, ?)",
+                [(c, secrets.token_bytes(64), _now()) for c in missing],
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreUnavailable(f"the event store refused the write: {exc}") from exc
+        return found | self._keys_of(missing)
+
+    def _keys_of(self, customers: list[str]) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for i in range(0, len(customers), _CHUNK):
+            chunk = customers[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for customer, key in self._query(
+                f"SELECT customer, key FROM customer_keys WHERE customer IN ({marks})", tuple(chunk)
+            ):
+                out[customer] = bytes(key)
+        return out
 
     def forget_customer(self, customer: str) -> bool:
         conn = self._reader()
