@@ -1,0 +1,363 @@
+"""Ingest benchmark: 100,000 events through Orderloom's intake, against two references.
+
+1. Orderloom: `Intake.record(batch)` end to end (dictionary validation, sealing
+   of personal data, canonical JSON, hash chain, append through the store's
+   public API, durable commit) on a fresh SQLite file, submitted from several
+   threads so group commit can share transactions; then the same from one
+   thread. The raw CloudEvent dicts are generated before the clock starts.
+2. The `eventsourcing` library's SQLite persistence doing the same work
+   (10,000 aggregates x 10 events, ~200-byte payloads, building the events
+   included), one to 1,000 aggregates per commit; its best batch size counts.
+3. A raw `sqlite3` executemany of the very rows Orderloom wrote, in one
+   transaction, into a table with one unique (stream, seq) index: the ceiling.
+
+Every figure is events (rows) per second of wall time. The last line printed is
+one JSON object with the figures.
+
+    .venv/bin/python benchmarks/ingest.py [--orders 10000] [--events-per-order 10] [--threads 8] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from _common import base_time, emit, machine, order_raws, payload_sizes, percentile
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from orderloom.bootstrap import build_services
+from orderloom.core.settings import Settings
+from orderloom.dictionary import load_dictionary
+
+TARGET_VS_LIBRARY = 2.0
+TARGET_VS_RAW = 0.40
+LIBRARY_BATCHES = (1, 10, 100, 1000)
+COLUMNS = "position, id, oid, seq, type, time, body, prevhash, hash, recorded"
+
+
+class Failed(SystemExit):
+    """The benchmark's own check failed: stop with a non-zero exit status."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"BENCHMARK FAILED: {message}")
+
+
+# -- Orderloom --------------------------------------------------------------------
+
+
+@dataclass
+class OrderloomRun:
+    threads: int
+    events: int
+    seconds: float
+    batch_p50_ms: float
+    batch_p99_ms: float
+    transactions: int
+    customer_keys: int
+    body_bytes: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+
+def run_orderloom(path: str, batches: list[list[dict[str, Any]]], threads: int) -> OrderloomRun:
+    """Record every batch through `intake.record` from `threads` threads; check everything landed."""
+    expected = sum(len(b) for b in batches)
+    services = build_services(Settings(db_url=f"sqlite:///{os.path.abspath(path)}"))
+    lock = threading.Lock()
+    todo = iter(batches)
+    latencies: list[float] = []
+    problems: list[str] = []
+    accepted = [0]
+    start = threading.Barrier(threads + 1)
+
+    def worker() -> None:
+        start.wait()
+        while True:
+            with lock:
+                batch = next(todo, None)
+            if batch is None:
+                return
+            t0 = time.perf_counter()
+            try:
+                results = services.intake.record(batch)
+            except Exception as exc:  # noqa: BLE001 - reported, then the run fails
+                with lock:
+                    problems.append(f"intake.record raised {exc!r}")
+                return
+            took = time.perf_counter() - t0
+            ok = sum(1 for r in results if r.status == "accepted")
+            with lock:
+                latencies.append(took)
+                accepted[0] += ok
+                problems.extend(
+                    f"event {r.index} of a batch: {r.status} {[p.as_dict() for p in r.problems]}"
+                    for r in results
+                    if r.status != "accepted"
+                )
+
+    workers = [threading.Thread(target=worker, name=f"bench-{i}") for i in range(threads)]
+    for w in workers:
+        w.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for w in workers:
+        w.join()
+    seconds = time.perf_counter() - t0
+    stored = services.store.last_position()
+    services.close()
+    if problems:
+        raise Failed(f"{len(problems)} events were not accepted; first: {problems[0]}")
+    if accepted[0] != expected or stored != expected:
+        raise Failed(f"expected {expected} events, intake accepted {accepted[0]}, the store holds {stored}")
+    with sqlite3.connect(path) as conn:
+        # One `recorded` stamp per write transaction: how well group commit grouped.
+        transactions = conn.execute("SELECT COUNT(DISTINCT recorded) FROM events").fetchone()[0]
+        customer_keys = conn.execute("SELECT COUNT(*) FROM customer_keys").fetchone()[0]
+        body_bytes = conn.execute("SELECT AVG(LENGTH(body)) FROM events").fetchone()[0]
+    latencies.sort()
+    return OrderloomRun(
+        threads=threads,
+        events=expected,
+        seconds=seconds,
+        batch_p50_ms=percentile(latencies, 50) * 1000,
+        batch_p99_ms=percentile(latencies, 99) * 1000,
+        transactions=transactions,
+        customer_keys=customer_keys,
+        body_bytes=body_bytes,
+    )
+
+
+# -- eventsourcing ------------------------------------------------------------------
+
+
+class BenchOrder(Aggregate):
+    """An order as an `eventsourcing` aggregate: placed, then fulfilment steps."""
+
+    @event("Placed")
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.steps = 1
+
+    @event("Progressed")
+    def progress(self, kind: str, data: dict[str, Any]) -> None:
+        self.steps += 1
+
+
+class BenchApp(Application[Any]):
+    """A plain application; persistence comes from the environment."""
+
+
+def run_library(path: str, orders: list[list[dict[str, Any]]], per_commit: int) -> tuple[float, str]:
+    """Seconds to build and save every order's aggregate, `per_commit` aggregates per save()."""
+    app = BenchApp(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path})
+    with app.recorder.datastore.transaction(commit=False) as cur:  # type: ignore[attr-defined]
+        cur.execute("PRAGMA journal_mode")
+        journal = cur.fetchone()[0]
+        cur.execute("PRAGMA synchronous")
+        synchronous = cur.fetchone()[0]
+    expected = sum(len(o) for o in orders)
+    t0 = time.perf_counter()
+    for i in range(0, len(orders), per_commit):
+        aggregates = []
+        for raws in orders[i : i + per_commit]:
+            agg = BenchOrder(data=raws[0]["data"])
+            for raw in raws[1:]:
+                agg.progress(kind=raw["type"], data=raw["data"])
+            aggregates.append(agg)
+        app.save(*aggregates)
+    seconds = time.perf_counter() - t0
+    stored = app.recorder.max_notification_id()
+    app.close()
+    if stored != expected:
+        raise Failed(f"eventsourcing stored {stored} events, expected {expected}")
+    return seconds, f"journal_mode={journal} synchronous={synchronous} (2 = FULL)"
+
+
+# -- raw sqlite3 ---------------------------------------------------------------------
+
+
+RAW_SCHEMA = """
+CREATE TABLE events (
+    position INTEGER NOT NULL,
+    id       TEXT NOT NULL,
+    stream   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    type     TEXT NOT NULL,
+    time     TEXT NOT NULL,
+    body     BLOB NOT NULL,
+    prevhash TEXT NOT NULL,
+    hash     TEXT NOT NULL,
+    recorded TEXT NOT NULL,
+    UNIQUE (stream, seq)
+)
+"""
+
+
+def run_raw(path: str, rows: list[tuple[Any, ...]]) -> float:
+    """Seconds for one executemany of `rows` in one durable transaction into a fresh file."""
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(RAW_SCHEMA)
+    t0 = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(f"INSERT INTO events ({COLUMNS.replace('oid', 'stream')}) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - t0
+    count = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    conn.close()
+    if count != len(rows):
+        raise Failed(f"raw sqlite3 stored {count} rows, expected {len(rows)}")
+    return seconds
+
+
+# -- main ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--events-per-order", type=int, default=10)
+    parser.add_argument("--orders-per-batch", type=int, default=100, help="orders per intake.record call")
+    parser.add_argument("--threads", type=int, default=8, help="concurrent submitters for the main figure")
+    parser.add_argument("--dir", help="where the SQLite files go (default: a temporary directory, removed after)")
+    parser.add_argument("--skip-library", action="store_true", help="skip the eventsourcing reference")
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="leave the pre-generated input in the garbage collector's view (by default it is frozen)",
+    )
+    args = parser.parse_args(argv)
+
+    workdir = args.dir or tempfile.mkdtemp(prefix="orderloom-ingest-")
+    os.makedirs(workdir, exist_ok=True)
+    total = args.orders * args.events_per_order
+    print(f"machine: {machine()}")
+    print(f"files:   {workdir}")
+
+    dictionary = load_dictionary(())
+    t0 = time.perf_counter()
+    start = base_time()
+    orders = [order_raws(dictionary, n, start, args.events_per_order) for n in range(args.orders)]
+    batches = [
+        [raw for raws in orders[i : i + args.orders_per_batch] for raw in raws]
+        for i in range(0, len(orders), args.orders_per_batch)
+    ]
+    flat = [raw for raws in orders for raw in raws]
+    data_bytes, raw_bytes = payload_sizes(flat)
+    del flat
+    if not args.no_gc_freeze:
+        # The pre-generated input is the benchmark's, not the server's: keep the
+        # collector from rescanning it during every timed path.
+        gc.collect()
+        gc.freeze()
+    print(
+        f"input:   {args.orders} orders x {args.events_per_order} events = {total} raw CloudEvents"
+        f" in {len(batches)} batches of {args.orders_per_batch * args.events_per_order};"
+        f" data payload {data_bytes:.0f} B mean, whole event {raw_bytes:.0f} B mean"
+        f" (generated in {time.perf_counter() - t0:.1f} s, not timed;"
+        f" {'left to' if args.no_gc_freeze else 'frozen out of'} the garbage collector)"
+    )
+    print()
+
+    for suffix in ("orderloom.db", "orderloom-1t.db", "raw.db"):
+        for extra in ("", "-wal", "-shm"):
+            if os.path.exists(os.path.join(workdir, suffix + extra)):
+                os.remove(os.path.join(workdir, suffix + extra))
+
+    print(f"Orderloom intake.record, {args.threads} threads ...", flush=True)
+    many = run_orderloom(os.path.join(workdir, "orderloom.db"), batches, args.threads)
+    print("Orderloom intake.record, 1 thread ...", flush=True)
+    one = run_orderloom(os.path.join(workdir, "orderloom-1t.db"), batches, 1)
+
+    library: dict[int, float] = {}
+    library_note = "skipped"
+    if not args.skip_library:
+        for per_commit in LIBRARY_BATCHES:
+            path = os.path.join(workdir, f"eventsourcing-{per_commit}.db")
+            for extra in ("", "-wal", "-shm"):
+                if os.path.exists(path + extra):
+                    os.remove(path + extra)
+            print(f"eventsourcing, {per_commit} aggregate(s) per commit ...", flush=True)
+            seconds, library_note = run_library(path, orders, per_commit)
+            library[per_commit] = total / seconds
+
+    with sqlite3.connect(os.path.join(workdir, "orderloom.db")) as conn:
+        rows = conn.execute(f"SELECT {COLUMNS} FROM events ORDER BY position").fetchall()
+    print("raw sqlite3 executemany, best of 3 ...", flush=True)
+    raw_seconds = min(run_raw(os.path.join(workdir, "raw.db"), rows) for _ in range(3))
+    raw_rate = len(rows) / raw_seconds
+    del rows
+
+    print()
+    print(f"{'path':<58} {'events/s':>10} {'seconds':>8}")
+    print("-" * 78)
+    for run in (many, one):
+        label = f"Orderloom intake.record, {run.threads} thread{'s' if run.threads > 1 else ''}"
+        print(f"{label:<58} {run.events_per_s:>10,.0f} {run.seconds:>8.2f}")
+    for per_commit, rate in library.items():
+        label = f"eventsourcing SQLite, {per_commit} aggregate(s) per commit"
+        print(f"{label:<58} {rate:>10,.0f} {total / rate:>8.2f}")
+    print(f"{'raw sqlite3 executemany, one transaction':<58} {raw_rate:>10,.0f} {raw_seconds:>8.2f}")
+    print()
+    for run in (many, one):
+        print(
+            f"Orderloom {run.threads}t: batch of {args.orders_per_batch * args.events_per_order} events"
+            f" p50 {run.batch_p50_ms:.0f} ms, p99 {run.batch_p99_ms:.0f} ms;"
+            f" {run.transactions} event transactions ({run.events / run.transactions:.0f} events each)"
+            f", {run.customer_keys} customer keys stored with them; stored body {run.body_bytes:.0f} B mean"
+        )
+    print(f"eventsourcing durability: {library_note}; raw and Orderloom: WAL, synchronous=FULL")
+
+    best_batch = max(library, key=lambda k: library[k]) if library else None
+    best_rate = library[best_batch] if best_batch is not None else float("nan")
+    vs_library = many.events_per_s / best_rate if library else float("nan")
+    vs_raw = many.events_per_s / raw_rate
+    print()
+    if library:
+        verdict = "MET" if vs_library >= TARGET_VS_LIBRARY else "MISSED"
+        print(
+            f"Orderloom / eventsourcing best ({best_batch} per commit): {vs_library:.2f}x"
+            f"  (target >= {TARGET_VS_LIBRARY:.1f}x: {verdict})"
+        )
+    verdict = "MET" if vs_raw >= TARGET_VS_RAW else "MISSED"
+    print(f"Orderloom / raw sqlite3: {vs_raw:.1%}  (target >= {TARGET_VS_RAW:.0%}: {verdict})")
+
+    if not args.dir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    emit(
+        {
+            "events": total,
+            "threads": args.threads,
+            "orderloom_events_per_s": round(many.events_per_s),
+            "orderloom_single_thread_events_per_s": round(one.events_per_s),
+            "orderloom_batch_p99_ms": round(many.batch_p99_ms, 1),
+            "eventsourcing_events_per_s_by_batch": {str(k): round(v) for k, v in library.items()},
+            "eventsourcing_best_events_per_s": round(best_rate) if library else None,
+            "eventsourcing_best_batch_orders": best_batch,
+            "raw_sqlite_rows_per_s": round(raw_rate),
+            "ratio_vs_eventsourcing": round(vs_library, 3) if library else None,
+            "ratio_vs_raw": round(vs_raw, 3),
+            "target_vs_eventsourcing_met": bool(library) and vs_library >= TARGET_VS_LIBRARY,
+            "target_vs_raw_met": vs_raw >= TARGET_VS_RAW,
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
