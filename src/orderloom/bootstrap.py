@@ -12,6 +12,8 @@ from orderloom.status.directory import OrderDirectory
 from orderloom.status.intake import Intake
 from orderloom.status.reading import OrderReader
 from orderloom.store import EventStore, open_store
+from orderloom.views.factory import open_view_store
+from orderloom.views.port import ViewStore
 
 
 @dataclass(slots=True)
@@ -26,8 +28,10 @@ class Services:
     intake: Intake
     reader: OrderReader
     keys: KeyRing
+    views: ViewStore
 
     def close(self) -> None:
+        self.views.close()
         self.store.close()
 
 
@@ -47,4 +51,5 @@ def build_services(settings: Settings, *, store: EventStore | None = None, clock
         intake=intake,
         reader=OrderReader(store, dictionary, directory),
         keys=KeyRing(intake),
+        views=open_view_store("memory://" if settings.db_url.startswith("memory:") else settings.db_url),
     )

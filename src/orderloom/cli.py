@@ -64,13 +64,19 @@ def main() -> None:
 @click.option("--host", default=None, help="address to listen on (default 127.0.0.1)")
 @click.option("--port", default=None, type=int, help="port (default 8000)")
 @click.option("--demo", is_flag=True, help="load the demo orders and print one API key per role")
-def serve(host: str | None, port: int | None, demo: bool) -> None:
-    """Run the HTTP API."""
+@click.option("--workers", default=1, show_default=True, help="API worker processes (needs PostgreSQL and NATS/Kafka)")
+def serve(host: str | None, port: int | None, demo: bool, workers: int) -> None:
+    """Run the HTTP API (with relay and consumers in-process on the in-process bus)."""
     import uvicorn
 
     from orderloom.api.app import create_app
 
     settings = _settings()
+    if workers > 1 and (settings.bus_url.startswith("memory:") or not settings.db_url.startswith("postgres")):
+        raise click.ClickException(
+            "--workers above 1 needs a shared store and bus: set ORDERLOOM_DB_URL=postgresql://... and "
+            "ORDERLOOM_BUS_URL=nats://127.0.0.1:4222, then run `orderloom relay` and `orderloom consume` beside it"
+        )
     svc = _services()
     if demo:
         from orderloom.sim.demo import load_demo
@@ -85,11 +91,88 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
         out.print(table)
     h, p = host or settings.host, port or settings.port
     out.print(f"API on http://{h}:{p}  (OpenAPI: http://{h}:{p}/docs)")
+    if workers > 1:
+        svc.close()
+        uvicorn.run("orderloom.api.app:create_app", factory=True, host=h, port=p, workers=workers, log_level="info")
+        return
     app = create_app(services=svc)
     try:
         uvicorn.run(app, host=h, port=p, log_level="info")
     finally:
         svc.close()
+
+
+def _until_signalled(work: Any) -> None:
+    """Run a coroutine function taking a stop event; SIGINT/SIGTERM set the event."""
+    import asyncio
+    import signal
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await work(stop)
+
+    asyncio.run(runner())
+
+
+@main.command()
+def relay() -> None:
+    """Publish the log to the bus (ORDERLOOM_BUS_URL), from a durable checkpoint, until stopped."""
+    from orderloom.pipeline import run_relay
+
+    svc = _services()
+    err.print(f"relay: {svc.settings.db_url.split('@')[-1]} -> {svc.settings.bus_url}")
+    try:
+        _until_signalled(lambda stop: run_relay(svc, stop))
+    finally:
+        svc.close()
+
+
+@main.command()
+@click.argument("views", nargs=-1)
+def consume(views: tuple[str, ...]) -> None:
+    """Keep the views (all, or the named ones) up to date from the bus until stopped."""
+    from orderloom.pipeline import run_consumer
+
+    svc = _services()
+    try:
+        _until_signalled(lambda stop: run_consumer(svc, stop, views or None))
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+
+
+@main.group("views")
+def views_group() -> None:
+    """Read models derived from the log."""
+
+
+@views_group.command("rebuild")
+@click.argument("names", nargs=-1)
+def views_rebuild(names: tuple[str, ...]) -> None:
+    """Drop views (all, or the named ones) and rebuild them from the log, with a progress bar."""
+    import time
+
+    from orderloom.pipeline import status_consumer
+
+    svc = _services()
+    try:
+        runner = status_consumer(svc, names or None)
+        head = svc.store.last_position()
+        started = time.perf_counter()
+        with _progress() as bar:
+            task = bar.add_task("rebuilding " + ", ".join(p.view for p in runner.projections), total=max(head, 1))
+            read = runner.rebuild(progress=lambda reached, total: bar.update(task, completed=reached, total=total))
+            bar.update(task, completed=max(head, 1))
+        seconds = time.perf_counter() - started
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+    out.print(f"rebuilt from {read:,} events in {seconds:.1f} s ({read / max(seconds, 1e-9):,.0f} events/s)")
 
 
 @main.group()

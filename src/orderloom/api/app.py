@@ -12,6 +12,7 @@ from orderloom.api import admin_routes, errors, live_routes, status_routes
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services, build_services
 from orderloom.core.settings import Settings
+from orderloom.pipeline import InProcessPipeline
 from orderloom.status.live import LogTail
 
 
@@ -24,7 +25,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The in-process bus only exists inside this process, so relay and
+        # consumers run here; with NATS or Kafka they are processes of their own.
+        pipeline = InProcessPipeline(svc) if svc.settings.bus_url.startswith("memory:") else None
+        if pipeline is not None:
+            await pipeline.start()
         yield
+        if pipeline is not None:
+            await pipeline.stop()
         await tail.close()
         if owned:
             svc.close()

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orderloom.api.responses import JSON
+from orderloom.bus.errors import BusUnavailable
 from orderloom.core.errors import (
     ClaimConflict,
     ConcurrencyConflict,
@@ -38,6 +39,7 @@ STATUS: list[tuple[type[OrderloomError], int, str]] = [
     (DuplicateConflict, 409, "conflict"),
     (ClaimConflict, 409, "conflict"),
     (StoreUnavailable, 503, "store_unavailable"),
+    (BusUnavailable, 503, "bus_unavailable"),
     (ConfigError, 500, "configuration"),
 ]
 

@@ -21,7 +21,9 @@ def open_store(url: str) -> EventStore:
             raise ConfigError("ORDERLOOM_DB_URL sqlite:/// needs a file path, e.g. sqlite:///./orderloom.db")
         return SQLiteEventStore(path)
     if url.startswith(("postgresql:", "postgres:")):
+        from orderloom.core.urls import take_options
         from orderloom.store.postgres import PostgresEventStore
 
-        return PostgresEventStore(url)
+        plain, options = take_options(url, ("schema",))
+        return PostgresEventStore(plain, schema=options.get("schema") or "public")
     raise ConfigError(f"ORDERLOOM_DB_URL {url!r} is not a store this version knows (memory, sqlite, postgresql)")

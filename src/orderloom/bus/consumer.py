@@ -1,0 +1,312 @@
+"""The consumer runner: keeps projections up to date, exactly once per event.
+
+The bus delivers at least once, so the same event may arrive twice, and a
+consumer that was down may find the bus no longer holds what it missed. Both
+are handled by one rule: each projection has a checkpoint (the highest log
+position it has applied) and the runner writes it in the same view-store
+transaction as the documents the events changed. An event at or below the
+checkpoint is already in the view and is skipped; a delivery that leaves a
+gap after the checkpoint means something was missed, and the runner reads
+the gap from the event store (whose positions have no gaps) before going on.
+
+Positions are global, so one group is one active runner; two processes
+running the same group stay correct (a transaction that reads a checkpoint
+holds it until it commits) but do not share the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Sequence
+
+import orjson
+
+from orderloom.bus.port import Bus, Delivery
+from orderloom.core.envelope import StoredEvent
+from orderloom.core.errors import NotFound, StoreUnavailable
+from orderloom.status.projections import Projection
+from orderloom.store.port import EventStore
+from orderloom.views.port import Doc, ViewStore, ViewTx
+
+log = logging.getLogger("orderloom.consumer")
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with (position reached, last position of the log)."""
+
+_RETRY_S = 1.0
+
+
+def decode_cloudevent(body: bytes) -> StoredEvent:
+    """The stored event a bus message carries (CloudEvents 1.0 structured JSON)."""
+    d = orjson.loads(body)
+    return StoredEvent(
+        id=d["id"],
+        type=d["type"],
+        source=d["source"],
+        oid=d["oid"],
+        time=d["time"],
+        data=d["data"],
+        actor=d["actor"],
+        deviceid=d["deviceid"],
+        proof=d["proof"],
+        schemaver=d["schemaver"],
+        seq=d["seq"],
+        position=d["position"],
+        prevhash=d["prevhash"],
+        hash=d["hash"],
+        recorded=d["recorded"],
+    )
+
+
+def _position(e: StoredEvent) -> int:
+    return e.position
+
+
+def _ascending(events: Sequence[StoredEvent]) -> bool:
+    return all(a.position < b.position for a, b in itertools.pairwise(events))
+
+
+def _contiguous_after(events: Sequence[StoredEvent], checkpoint: int) -> Sequence[StoredEvent]:
+    """The run of `events` (sorted, unique positions) that continues the checkpoint without a gap."""
+    start = 0
+    while start < len(events) and events[start].position <= checkpoint:
+        start += 1
+    if start == len(events) or events[start].position != checkpoint + 1:
+        return ()
+    if events[-1].position - events[start].position == len(events) - 1 - start:
+        return events[start:]  # unique and ascending, so this span has no gap (every catch-up batch)
+    end = start + 1
+    while end < len(events) and events[end].position == events[end - 1].position + 1:
+        end += 1
+    return events[start:end]
+
+
+# One transaction's events grouped by document, per (key function, first, last position): projections
+# that share a key function and a checkpoint (the usual case) group the batch once between them.
+_Groups = dict[tuple[Callable[[StoredEvent], str | None], int, int], dict[str, list[StoredEvent]]]
+
+
+def _by_key(run: Sequence[StoredEvent], key_of: Callable[[StoredEvent], str | None]) -> dict[str, list[StoredEvent]]:
+    touched: dict[str, list[StoredEvent]] = {}
+    for e in run:
+        key = key_of(e)
+        if key is not None:
+            if key in touched:
+                touched[key].append(e)
+            else:
+                touched[key] = [e]
+    return touched
+
+
+class ConsumerRunner:
+    """Applies log events to a set of projections, from the store and from a bus group."""
+
+    def __init__(
+        self,
+        name: str,
+        projections: Sequence[Projection],
+        store: EventStore,
+        views: ViewStore,
+        *,
+        batch: int = 5000,
+    ) -> None:
+        names = [p.view for p in projections]
+        if len(set(names)) != len(names):
+            raise ValueError(f"consumer {name}: two projections write the same view ({names})")
+        self.name = name
+        self.projections = list(projections)
+        self.store = store
+        self.views = views
+        self.batch = batch
+
+    # -- positions ------------------------------------------------------------
+
+    def checkpoints(self) -> dict[str, int]:
+        """Each view's committed checkpoint."""
+        return {p.view: self.views.checkpoint(p.view) for p in self.projections}
+
+    def position(self) -> int:
+        """The position every view has reached: events up to here are in all of them."""
+        return min(self.checkpoints().values(), default=0)
+
+    # -- applying -------------------------------------------------------------
+
+    def apply(self, events: Sequence[StoredEvent]) -> int:
+        """Apply events in one transaction with the checkpoints; return the position every view then has.
+
+        Events may come in any order and more than once. Each view takes only
+        those that continue its checkpoint without a gap; the caller reads a
+        gap from the store (see `catch_up`).
+        """
+        ordered = events if _ascending(events) else sorted({e.position: e for e in events}.values(), key=_position)
+        groups: _Groups = {}
+        with self.views.transaction() as tx:
+            reached = []
+            for p in self.projections:
+                last = self._fold_into(tx, p, ordered, groups)
+                if last is not None:
+                    tx.set_checkpoint(p.view, last)
+                reached.append(last if last is not None else tx.checkpoint(p.view))
+        return min(reached, default=0)
+
+    def _fold_into(
+        self,
+        tx: ViewTx,
+        projection: Projection,
+        ordered: Sequence[StoredEvent],
+        groups: _Groups | None = None,
+    ) -> int | None:
+        """Write the documents the new events change (not the checkpoint); the last position applied, if any."""
+        since = tx.checkpoint(projection.view)
+        run = _contiguous_after(ordered, since)
+        if not run:
+            return None
+        # Per batch: read each touched document once, fold all its events, write it once.
+        if groups is None:
+            touched = _by_key(run, projection.key)
+        else:
+            group = (projection.key, run[0].position, run[-1].position)
+            if group not in groups:
+                groups[group] = _by_key(run, projection.key)
+            touched = groups[group]
+        if touched:
+            states = tx.get_many(projection.view, touched)
+            docs: dict[str, Doc] = {}
+            for key, mine in touched.items():
+                doc = projection.fold(states.get(key), mine)
+                if doc is not None:
+                    docs[key] = doc
+            tx.put_many(projection.view, docs)
+        return run[-1].position
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Apply everything the log holds after the checkpoints; return how many log events were read."""
+        after = self.position()
+        head = self.store.last_position()
+        total = 0
+        while True:
+            events = self.store.read_all(after, self.batch)
+            if not events:
+                return total
+            total += len(events)
+            reached = self.apply(events)
+            if progress is not None:
+                progress(reached, max(head, reached))
+            if len(events) < self.batch and reached >= events[-1].position:
+                return total
+            after = reached
+
+    def rebuild(self, views: Iterable[str] | None = None, progress: Progress | None = None) -> int:
+        """Drop the named views (all when None) with their checkpoints and build them again from the log."""
+        chosen = self.select(views)
+        with self.views.transaction() as tx:
+            for p in chosen:
+                tx.clear(p.view)
+        return self.catch_up(progress)
+
+    def select(self, views: Iterable[str] | None) -> list[Projection]:
+        """The projections named (by name or view); NotFound names the unknown ones."""
+        if views is None:
+            return list(self.projections)
+        wanted = list(views)
+        known = {n for p in self.projections for n in (p.name, p.view)}
+        unknown = [v for v in wanted if v not in known]
+        if unknown:
+            raise NotFound(
+                f"no view named {', '.join(unknown)}; the views are {', '.join(p.name for p in self.projections)}"
+            )
+        return [p for p in self.projections if p.name in wanted or p.view in wanted]
+
+    # -- live -----------------------------------------------------------------
+
+    async def run(self, bus: Bus, stop: asyncio.Event) -> None:
+        """Catch up from the store, then follow the bus group named after this consumer until `stop` is set."""
+        reached = await self._retrying(self._catch_up_position, stop)
+        if reached is None:
+            return
+        waiting: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=self.batch)
+        pump = asyncio.create_task(self._pump(bus, waiting), name=f"consumer-{self.name}-pump")
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                if waiting.empty():
+                    if pump.done():
+                        pump.result()  # the subscription ended, or failed: let the caller see why
+                        break
+                    got = asyncio.create_task(waiting.get())
+                    await asyncio.wait({got, stopped, pump}, return_when=asyncio.FIRST_COMPLETED)
+                    if not got.done():
+                        got.cancel()  # safe: a cancelled Queue.get leaves its item in the queue
+                        continue
+                    group = [got.result()]
+                else:
+                    group = [waiting.get_nowait()]
+                # Deliveries already waiting go into the same transaction; nothing is acked before it commits.
+                group = [got.result()]
+                while len(group) < self.batch and not waiting.empty():
+                    group.append(waiting.get_nowait())
+                handled = await self._retrying(functools.partial(self._handle, group, reached), stop)
+                if handled is None:
+                    break
+                reached = handled
+                for d in group:
+                    await d.ack()
+        finally:
+            for task in (pump, stopped):
+                task.cancel()
+            for task in (pump, stopped):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _pump(self, bus: Bus, waiting: asyncio.Queue[Delivery]) -> None:
+        subscription = bus.subscribe(self.name)
+        try:
+            async for delivery in subscription:
+                await waiting.put(delivery)
+        finally:
+            # Close it now, not when the garbage collector gets to it, so the broker
+            # hands what we took but never acked to the group's next subscriber.
+            aclose = getattr(subscription, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _catch_up_position(self) -> int:
+        self.catch_up()
+        return self.position()
+
+    def _handle(self, group: list[Delivery], reached: int) -> int:
+        """Apply a group of deliveries (blocking; run in a thread); the position every view then has."""
+        fresh = [d.message for d in group if d.message.position > reached]
+        if not fresh:
+            return reached
+        events = []
+        for m in fresh:
+            try:
+                events.append(decode_cloudevent(m.body))
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                # The log holds every event the bus carries: read this one from there (the gap below).
+                log.warning(
+                    "consumer %s could not read message %s from the bus; reading the log instead", self.name, m.id
+                )
+        if events:
+            reached = self.apply(events)
+        if reached < max(m.position for m in fresh):
+            # A gap: the bus skipped something or no longer holds it; the log has it all.
+            self.catch_up()
+            reached = self.position()
+        return reached
+
+    async def _retrying(self, work: Callable[[], int], stop: asyncio.Event) -> int | None:
+        """Run blocking work in a thread until it succeeds; None if `stop` is set first."""
+        while not stop.is_set():
+            try:
+                return await asyncio.to_thread(work)
+            except StoreUnavailable:
+                log.exception("consumer %s could not update its views; retrying in %.0f s", self.name, _RETRY_S)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=_RETRY_S)
+        return None

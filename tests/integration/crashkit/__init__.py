@@ -1,0 +1,1 @@
+"""Helpers run as separate processes by the crash test."""
