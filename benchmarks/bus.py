@@ -1,0 +1,241 @@
+"""Bus benchmark: relay throughput and event → view latency through NATS, and view rebuild speed.
+
+1. Relay: a log of N events on PostgreSQL is published to NATS JetStream by the
+   relay from its checkpoint; events/s until the checkpoint reaches the head.
+2. Latency: the production shape — `orderloom relay` and `orderloom consume`
+   as separate processes on PostgreSQL + NATS — while this process appends
+   events at a steady rate (default 1,000 events/s). For each event, latency is
+   the time from its append being acknowledged to the moment the view
+   checkpoint (polled every millisecond) reaches its position. Target p99 <= 50 ms.
+3. Rebuild: `ConsumerRunner.rebuild` of the status views from a SQLite log.
+   Target >= 100,000 events/s.
+
+Everything runs on this machine (loopback only) and stops by itself.
+Usage: python benchmarks/bus.py [--relay-events 50000] [--rate 1000] [--seconds 20] [--rebuild-events 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import as_event, base_time, emit, machine, order_raws, percentile
+
+from orderloom.bootstrap import build_services
+from orderloom.bus.factory import open_bus
+from orderloom.bus.relay import Relay
+from orderloom.core.settings import Settings
+from orderloom.pipeline import status_consumer
+from orderloom.store.port import AppendRequest
+
+PG = os.environ.get("ORDERLOOM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+NATS = os.environ.get("ORDERLOOM_BENCH_NATS", "127.0.0.1:4222")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fill(svc: object, orders: int, per_order: int = 10, batch_orders: int = 100) -> None:
+    """Append orders' events straight through the store (no intake: the input is known-good)."""
+    store = svc.store  # type: ignore[attr-defined]
+    dictionary = svc.dictionary  # type: ignore[attr-defined]
+    start = base_time()
+    for first in range(0, orders, batch_orders):
+        events = [
+            as_event(raw)
+            for n in range(first, min(orders, first + batch_orders))
+            for raw in order_raws(dictionary, n, start, per_order)
+        ]
+        store.append(AppendRequest(events))
+
+
+def environment(tag: str, schema: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "ORDERLOOM_DB_URL": f"{PG}?schema={schema}",
+        "ORDERLOOM_BUS_URL": f"nats://{NATS}?stream=BENCH_{tag}&prefix=bench{tag}.events",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def relay_throughput(env: dict[str, str], events: int) -> float:
+    svc = build_services(Settings.from_env(env))
+    try:
+        fill(svc, events // 10)
+
+        async def run() -> float:
+            bus = open_bus(env["ORDERLOOM_BUS_URL"])
+            await bus.connect()
+            relay = Relay(svc.store, bus, svc.views, batch=1000)
+            head = svc.store.last_position()
+            started = time.perf_counter()
+            while relay.checkpoint() < head:
+                await relay.pump()
+            seconds = time.perf_counter() - started
+            await bus.close()
+            return head / seconds
+
+        return asyncio.run(run())
+    finally:
+        svc.close()
+
+
+def latency(env: dict[str, str], rate: int, seconds: float, logs: Path) -> dict[str, float]:
+    svc = build_services(Settings.from_env(env))
+    procs = []
+    try:
+        view = "order_status"
+        for cmd in (["relay"], ["consume"]):
+            log = (logs / f"{cmd[0]}.log").open("ab")
+            procs.append(
+                subprocess.Popen([sys.executable, "-m", "orderloom", *cmd], env=env, cwd=ROOT, stdout=log, stderr=log)
+            )
+            log.close()
+        # Let both processes start and catch up with what the relay benchmark left.
+        head = svc.store.last_position()
+        deadline = time.monotonic() + 120
+        while svc.views.checkpoint(view) < head and time.monotonic() < deadline:
+            time.sleep(0.05)
+        samples: list[tuple[float, int]] = []  # (monotonic time, checkpoint)
+        stop = threading.Event()
+
+        def watch() -> None:
+            reader = build_services(Settings.from_env(env))
+            try:
+                while not stop.is_set():
+                    samples.append((time.monotonic(), reader.views.checkpoint(view)))
+                    time.sleep(0.001)
+            finally:
+                reader.close()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        per_tick = 10
+        tick = per_tick / rate
+        acked: list[tuple[float, int]] = []  # (ack time, position)
+        start = base_time()
+        n = 10_000_000
+        began = time.monotonic()
+        next_at = began
+        while time.monotonic() - began < seconds:
+            raws = order_raws(svc.dictionary, n, start, per_tick)
+            n += 1
+            recs = svc.store.append(AppendRequest([as_event(r) for r in raws]))
+            now = time.monotonic()
+            acked.extend((now, r.position) for r in recs)
+            next_at += tick
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        sent_for = time.monotonic() - began
+        last = acked[-1][1]
+        deadline = time.monotonic() + 30
+        while (not samples or samples[-1][1] < last) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        watcher.join()
+        times = [t for t, _ in samples]
+        points = [c for _, c in samples]
+        lat = []
+        for at, pos in acked:
+            i = bisect.bisect_left(times, at)
+            while i < len(points) and points[i] < pos:
+                i += 1
+            if i < len(points):
+                lat.append((times[i] - at) * 1000)
+        lat.sort()
+        return {
+            "rate_events_per_s": len(acked) / sent_for,
+            "events": len(acked),
+            "seen": len(lat),
+            "p50_ms": percentile(lat, 50),
+            "p95_ms": percentile(lat, 95),
+            "p99_ms": percentile(lat, 99),
+            "max_ms": lat[-1] if lat else float("nan"),
+        }
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        svc.close()
+
+
+def rebuild_speed(events: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        svc = build_services(Settings(db_url=f"sqlite:///{tmp}/rebuild.db"))
+        try:
+            fill(svc, events // 10, batch_orders=500)
+            runner = status_consumer(svc)
+            started = time.perf_counter()
+            read = runner.rebuild()
+            return read / (time.perf_counter() - started)
+        finally:
+            svc.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--relay-events", type=int, default=50_000)
+    ap.add_argument("--rate", type=int, default=1000, help="events/s appended during the latency run")
+    ap.add_argument("--seconds", type=float, default=20.0, help="how long the latency run appends")
+    ap.add_argument("--rebuild-events", type=int, default=200_000)
+    args = ap.parse_args()
+    print(f"machine: {machine()}")
+    tag = uuid.uuid4().hex[:8]
+    schema = f"bench_{tag}"
+    env = environment(tag, schema)
+    try:
+        relay_eps = relay_throughput(env, args.relay_events)
+        print(f"relay PostgreSQL -> NATS JetStream: {relay_eps:,.0f} events/s over {args.relay_events:,} events")
+        with tempfile.TemporaryDirectory() as logs:
+            lat = latency(env, args.rate, args.seconds, Path(logs))
+        print(
+            f"event -> view latency at {lat['rate_events_per_s']:,.0f} events/s for {args.seconds:.0f} s"
+            f" ({lat['seen']:,} of {lat['events']:,} events seen): p50 {lat['p50_ms']:.1f} ms,"
+            f" p95 {lat['p95_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms"
+            f"  (target p99 <= 50 ms: {'met' if lat['p99_ms'] <= 50 else 'MISSED'})"
+        )
+    finally:
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+        async def drop() -> None:
+            bus = open_bus(env["ORDERLOOM_BUS_URL"])
+            await bus.connect()
+            await bus.delete_stream()  # type: ignore[attr-defined]
+            await bus.close()
+
+        asyncio.run(drop())
+    rebuild_eps = rebuild_speed(args.rebuild_events)
+    print(
+        f"view rebuild (order_chain + order_status) on SQLite: {rebuild_eps:,.0f} events/s over"
+        f" {args.rebuild_events:,} events  (target >= 100,000: {'met' if rebuild_eps >= 100_000 else 'MISSED'})"
+    )
+    emit(
+        {
+            "relay_events_per_s": round(relay_eps),
+            "view_latency_rate_events_per_s": round(lat["rate_events_per_s"]),
+            "view_latency_p50_ms": round(lat["p50_ms"], 2),
+            "view_latency_p99_ms": round(lat["p99_ms"], 2),
+            "view_latency_max_ms": round(lat["max_ms"], 2),
+            "rebuild_events_per_s": round(rebuild_eps),
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
