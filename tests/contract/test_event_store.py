@@ -210,3 +210,22 @@ def test_a_failed_request_does_not_disturb_concurrent_good_ones(store: EventStor
     assert isinstance(results[0], ConcurrencyConflict)
     assert all(isinstance(results[k], list) for k in range(1, 6))
     assert store.last_position() == 6
+
+
+def test_a_follower_waiting_for_appends_wakes_when_one_commits(store: EventStore) -> None:
+    import time
+
+    woke: list[float] = []
+
+    def follow() -> None:
+        started = time.monotonic()
+        store.wait_for_appends(10.0)
+        woke.append(time.monotonic() - started)
+
+    store.wait_for_appends(0.01)  # opens a listening connection where the adapter has one
+    t = threading.Thread(target=follow)
+    t.start()
+    time.sleep(0.3)
+    store.append(AppendRequest([ev("W1", 1)]))
+    t.join(timeout=15)
+    assert woke and woke[0] < 5.0, "the follower slept through the append"

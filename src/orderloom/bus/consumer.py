@@ -246,15 +246,14 @@ class ConsumerRunner:
                 else:
                     group = [waiting.get_nowait()]
                 # Deliveries already waiting go into the same transaction; nothing is acked before it commits.
-                group = [got.result()]
                 while len(group) < self.batch and not waiting.empty():
                     group.append(waiting.get_nowait())
                 handled = await self._retrying(functools.partial(self._handle, group, reached), stop)
                 if handled is None:
                     break
                 reached = handled
-                for d in group:
-                    await d.ack()
+                # Acks are independent round trips: pipelined, not one after another.
+                await asyncio.gather(*(d.ack() for d in group))
         finally:
             for task in (pump, stopped):
                 task.cancel()

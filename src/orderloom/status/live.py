@@ -64,7 +64,7 @@ class LogTail:
             else:
                 if not self._subs:
                     return
-                await asyncio.sleep(self.poll_s)
+                await asyncio.to_thread(self.store.wait_for_appends, self.poll_s)
 
     async def close(self) -> None:
         """Stop following."""

@@ -22,6 +22,7 @@ class MemoryEventStore(EventStore):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._appended = threading.Condition(self._lock)
         self._log: list[StoredEvent] = []
         self._by_id: dict[str, StoredEvent] = {}
         self._bodies: dict[str, bytes] = {}
@@ -49,6 +50,8 @@ class MemoryEventStore(EventStore):
             for row in plan.rows:
                 self._store(row, recorded)
             self._claims.update(plan.new_claims)
+            if plan.rows:
+                self._appended.notify_all()
             self._keys.update(plan.new_keys)
             return plan.results
 
@@ -98,6 +101,10 @@ class MemoryEventStore(EventStore):
     def forget_customer(self, customer: str) -> bool:
         with self._lock:
             return self._keys.pop(customer, None) is not None
+
+    def wait_for_appends(self, timeout: float) -> None:
+        with self._appended:
+            self._appended.wait(timeout)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,13 @@ class EventStore(ABC):
     @abstractmethod
     def forget_customer(self, customer: str) -> bool:
         """Destroy the customer's data key; True if one existed."""
+
+    def wait_for_appends(self, timeout: float) -> None:
+        """Block until something may have been appended (or `timeout` passes); followers call it when idle.
+
+        The default just sleeps; adapters that can be told about commits wake early.
+        """
+        time.sleep(timeout)
 
     @abstractmethod
     def close(self) -> None:

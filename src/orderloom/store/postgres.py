@@ -14,6 +14,8 @@ committed in another.
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -113,6 +115,10 @@ class PostgresEventStore(EventStore):
         self._connect_args: dict[str, Any] = {}
         if "connect_timeout" not in params:
             self._connect_args["connect_timeout"] = _CONNECT_TIMEOUT
+        # One channel per schema, so stores sharing a database do not wake each other.
+        self._channel = sql.Identifier(f"orderloom_appended_{schema}")
+        self._listener: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._listening = threading.Lock()
         self._writer = self._connect()
         try:
             self._create_schema()
@@ -292,6 +298,8 @@ class PostgresEventStore(EventStore):
             rows = [replace(r, position=r.position + base) for r in rows]
             outcomes = _shifted(outcomes, {r.id for r in rows}, base)
             self._insert_events(cur, rows)
+            # Delivered at commit: followers (relay, live views) wake at once instead of polling.
+            cur.execute(sql.SQL("NOTIFY {}").format(self._channel))
             written = sorted(state.heads)
             cur.execute(
                 "UPDATE streams SET seq = h.seq, hash = h.hash"
@@ -401,7 +409,33 @@ class PostgresEventStore(EventStore):
         except psycopg.Error as exc:
             raise StoreUnavailable(f"the event store ({self._where}) could not {what}: {exc}") from exc
 
+    def wait_for_appends(self, timeout: float) -> None:
+        # One listening connection per store; a second follower in the process polls instead.
+        if not self._listening.acquire(blocking=False):
+            time.sleep(timeout)
+            return
+        try:
+            self._listen(timeout)
+        finally:
+            self._listening.release()
+
+    def _listen(self, timeout: float) -> None:
+        try:
+            if self._listener is None or self._listener.closed:
+                self._listener = psycopg.connect(self._url, autocommit=True, **self._connect_args)
+                self._listener.execute(sql.SQL("LISTEN {}").format(self._channel))
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error:
+            # Listening is only an optimisation: fall back to sleeping.
+            if self._listener is not None:
+                self._listener.close()
+            self._listener = None
+            time.sleep(timeout)
+
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         self._group.close()
         self._pool.close()
         self._writer.close()

@@ -68,6 +68,8 @@ class SQLiteEventStore(EventStore):
         if path != ":memory:" and os.path.dirname(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
         self._local = threading.local()
+        # Wakes followers in this process after a commit; other processes' commits are seen by polling.
+        self._appended = threading.Condition()
         self._writer = self._connect()
         try:
             self._writer.execute("PRAGMA journal_mode=WAL")
@@ -193,6 +195,9 @@ class SQLiteEventStore(EventStore):
             if claims:
                 conn.executemany("INSERT INTO claims (key, oid) VALUES (?, ?)", list(claims.items()))
             conn.execute("COMMIT")
+            if rows:
+                with self._appended:
+                    self._appended.notify_all()
             return outcomes
         except BaseException:
             conn.execute("ROLLBACK")
@@ -271,6 +276,10 @@ class SQLiteEventStore(EventStore):
             return self._reader().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the event store could not be read: {exc}") from exc
+
+    def wait_for_appends(self, timeout: float) -> None:
+        with self._appended:
+            self._appended.wait(timeout)
 
     def close(self) -> None:
         self._group.close()
