@@ -25,7 +25,7 @@ _STOP = object()
 class GroupCommitter:
     """A single writer thread that funnels appends into grouped transactions."""
 
-    def __init__(self, write_group: WriteGroup, name: str, max_events: int = 20_000) -> None:
+    def __init__(self, write_group: WriteGroup, name: str, max_events: int = 2_000) -> None:
         self._write_group = write_group
         self._max_events = max_events
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()

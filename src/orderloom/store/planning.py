@@ -69,32 +69,38 @@ def plan_request(
     key_of: Callable[[str], bytes | None] = lambda _: None,
 ) -> Plan:
     """Plan one request against `state`; raise without touching `state` on conflict."""
-    bodies = [e.body() for e in request.events]
     results: list[Recorded] = []
     rows: list[Row] = []
     heads: dict[str, tuple[int, str]] = {}
     fresh: dict[str, Known] = {}
     position = state.next_position
     writing: set[str] = set()
-    for event, body in zip(request.events, bodies, strict=True):
-        prior = fresh.get(event.id) or state.known.get(event.id)
+    known, state_heads, expect = state.known, state.heads, request.expect
+    # The hot loop of every append: locals and one lookup per dict, on purpose.
+    for event in request.events:
+        body = event.body()
+        eid, oid = event.id, event.oid
+        prior = fresh.get(eid) or known.get(eid) if known or fresh else None
         if prior is not None:
             if prior.body != body:
-                raise DuplicateConflict(event.id)
+                raise DuplicateConflict(eid)
             results.append(_as_duplicate(prior.recorded))
             continue
-        writing.add(event.oid)
-        seq, prev = heads.get(event.oid) or state.heads.get(event.oid) or head_of(event.oid)
-        if not heads.get(event.oid) and event.oid in request.expect and request.expect[event.oid] != seq:
-            raise ConcurrencyConflict(event.oid, request.expect[event.oid], seq)
-        seq += 1
-        digest = link_hash(prev, event.oid, seq, body)
+        head = heads.get(oid)
+        if head is None:
+            head = state_heads.get(oid) or head_of(oid)
+            if oid in expect and expect[oid] != head[0]:
+                raise ConcurrencyConflict(oid, expect[oid], head[0])
+            writing.add(oid)
+        seq = head[0] + 1
+        prev = head[1]
+        digest = link_hash(prev, oid, seq, body)
         position += 1
-        rows.append(Row(position, event.id, event.oid, seq, event.type, event.time, body, prev, digest))
-        recorded = Recorded(event.id, event.oid, seq, position, digest)
-        fresh[event.id] = Known(body, recorded)
+        rows.append(Row(position, eid, oid, seq, event.type, event.time, body, prev, digest))
+        recorded = Recorded(eid, oid, seq, position, digest)
+        fresh[eid] = Known(body, recorded)
         results.append(recorded)
-        heads[event.oid] = (seq, digest)
+        heads[oid] = (seq, digest)
     for oid, expected in request.expect.items():
         if oid not in writing:
             # Only duplicates (a retry) or nothing for this order: check anyway
