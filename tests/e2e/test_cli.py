@@ -198,3 +198,25 @@ def _live_events_arrive_over_sse(base: str, keys: dict[str, str]) -> None:
         data = next(line for line in lines if line.startswith("data: "))
         shown = json.loads(data[len("data: ") :])
         assert shown["id"] == "live-1" and shown["data"]["location"] == "沪宁高速K140+200" and shown["proof"]
+    with httpx2.Client(base_url=base, timeout=10) as client:
+        bad = client.get("/v1/stream", params={"types": "no.such_type"}, headers=ops)
+        assert bad.status_code == 422 and "no.such_type" in bad.json()["error"]["message"]
+        with client.stream("GET", "/v1/stream", params={"types": "linehaul.in_transit"}, headers=ops) as live:
+            lines = live.iter_lines()
+            assert next(lines) == ": connected"
+            again = dict(ev, id="live-2")
+            assert client.post("/v1/events", json=[again], headers=ops).status_code == 200
+            data = next(line for line in lines if line.startswith("data: "))
+            assert json.loads(data[len("data: ") :])["id"] == "live-2"
+
+
+def test_views_rebuild_drops_and_rebuilds_from_the_log(tmp_path: Path) -> None:
+    f = events_file(tmp_path)
+    run(tmp_path, "events", "import", str(f))
+    first = run(tmp_path, "views", "rebuild")
+    assert first.returncode == 0, first.stderr
+    assert "rebuilt from 5 events" in first.stdout  # the log holds the 5 valid events of the file
+    one = run(tmp_path, "views", "rebuild", "order_status")
+    assert one.returncode == 0 and "rebuilt from" in one.stdout
+    bad = run(tmp_path, "views", "rebuild", "no_such_view")
+    assert bad.returncode == 1 and "order_status" in bad.stderr  # names the views that exist

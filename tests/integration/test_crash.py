@@ -1,6 +1,6 @@
 """Nothing is lost when processes crash: ingest over HTTP while the relay and a consumer are SIGKILLed.
 
-PostgreSQL holds the log and the views, NATS JetStream is the bus, and the API,
+PostgreSQL holds the log and the views, NATS JetStream is the bus, and the API (two workers),
 the relay and the consumer are separate processes, as in production. After at
 least ten kills, every acknowledged event is in the store exactly once, reached
 the bus, and is counted exactly once in the views (they equal a rebuild). The
@@ -68,7 +68,7 @@ class Cluster:
 
     def start(self, name: str) -> None:
         cmds = {
-            "api": [sys.executable, "-m", "orderloom", "serve", "--port", str(self.port)],
+            "api": [sys.executable, "-m", "orderloom", "serve", "--port", str(self.port), "--workers", "2"],
             "relay": [sys.executable, "-m", "orderloom", "relay"],
             "consumer": self.consumer_cmd,
         }
