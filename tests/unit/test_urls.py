@@ -11,3 +11,15 @@ def test_options_are_taken_out_and_the_rest_of_the_url_is_kept() -> None:
 def test_a_url_without_options_is_left_exactly_as_it_was() -> None:
     assert take_options("memory://", ("stream",)) == ("memory://", {})
     assert take_options("nats://127.0.0.1:4222", ("stream",)) == ("nats://127.0.0.1:4222", {})
+
+
+def test_sqlite_urls_name_relative_and_absolute_files() -> None:
+    import pytest
+
+    from orderloom.core.errors import ConfigError
+    from orderloom.core.urls import sqlite_path
+
+    assert sqlite_path("sqlite:///./orderloom.db") == "./orderloom.db"
+    assert sqlite_path("sqlite:////var/lib/orderloom/log.db") == "/var/lib/orderloom/log.db"
+    with pytest.raises(ConfigError, match="ORDERLOOM_DB_URL"):
+        sqlite_path("sqlite:///")

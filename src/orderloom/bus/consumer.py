@@ -42,24 +42,7 @@ _RETRY_S = 1.0
 
 def decode_cloudevent(body: bytes) -> StoredEvent:
     """The stored event a bus message carries (CloudEvents 1.0 structured JSON)."""
-    d = orjson.loads(body)
-    return StoredEvent(
-        id=d["id"],
-        type=d["type"],
-        source=d["source"],
-        oid=d["oid"],
-        time=d["time"],
-        data=d["data"],
-        actor=d["actor"],
-        deviceid=d["deviceid"],
-        proof=d["proof"],
-        schemaver=d["schemaver"],
-        seq=d["seq"],
-        position=d["position"],
-        prevhash=d["prevhash"],
-        hash=d["hash"],
-        recorded=d["recorded"],
-    )
+    return StoredEvent.from_cloudevent(body)
 
 
 def _position(e: StoredEvent) -> int:

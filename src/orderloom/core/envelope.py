@@ -118,7 +118,23 @@ class StoredEvent:
         cls, body: bytes | str, *, seq: int, position: int, prevhash: str, hash: str, recorded: str
     ) -> StoredEvent:
         """Rebuild a stored event from its canonical body and store columns."""
+        return cls.from_dict(
+            orjson.loads(body), seq=seq, position=position, prevhash=prevhash, hash=hash, recorded=recorded
+        )
+
+    @classmethod
+    def from_cloudevent(cls, body: bytes | str) -> StoredEvent:
+        """Rebuild a stored event from the CloudEvent JSON of `cloudevent()` (what the bus carries)."""
         d = orjson.loads(body)
+        return cls.from_dict(
+            d, seq=d["seq"], position=d["position"], prevhash=d["prevhash"], hash=d["hash"], recorded=d["recorded"]
+        )
+
+    @classmethod
+    def from_dict(
+        cls, d: dict[str, Any], *, seq: int, position: int, prevhash: str, hash: str, recorded: str
+    ) -> StoredEvent:
+        """A stored event from the decoded body fields and the store's attributes."""
         return cls(
             id=d["id"],
             type=d["type"],

@@ -13,13 +13,10 @@ def open_store(url: str) -> EventStore:
 
         return MemoryEventStore()
     if url.startswith("sqlite:"):
+        from orderloom.core.urls import sqlite_path
         from orderloom.store.sqlite import SQLiteEventStore
 
-        path = url.removeprefix("sqlite:").removeprefix("//")
-        path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise ConfigError("ORDERLOOM_DB_URL sqlite:/// needs a file path, e.g. sqlite:///./orderloom.db")
-        return SQLiteEventStore(path)
+        return SQLiteEventStore(sqlite_path(url))
     if url.startswith(("postgresql:", "postgres:")):
         from orderloom.core.urls import take_options
         from orderloom.store.postgres import PostgresEventStore

@@ -13,13 +13,10 @@ def open_view_store(url: str) -> ViewStore:
 
         return MemoryViewStore()
     if url.startswith("sqlite:"):
+        from orderloom.core.urls import sqlite_path
         from orderloom.views.sqlite import SQLiteViewStore
 
-        path = url.removeprefix("sqlite:").removeprefix("//")
-        path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise ConfigError("ORDERLOOM_DB_URL sqlite:/// needs a file path, e.g. sqlite:///./orderloom.db")
-        return SQLiteViewStore(path)
+        return SQLiteViewStore(sqlite_path(url))
     if url.startswith(("postgresql:", "postgres:")):
         from orderloom.core.urls import take_options
         from orderloom.views.postgres import PostgresViewStore
