@@ -1,0 +1,125 @@
+"""Refuse policies that zen would accept but silently get wrong."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import zen
+
+from orderloom.core.errors import Problem
+from orderloom.policy.jdm import Column, Table, tables, zen_reason
+from orderloom.policy.model import KINDS, PolicyVersion
+from orderloom.policy.schema import schema_problems
+
+# A lone identifier such as `SF` or `Douyin`: zen reads it as a variable, finds nothing and yields null.
+_BARE_WORD = re.compile(r"^[^\W\d][\w.]*$")
+_LITERAL_WORDS = {"true", "false", "null"}
+
+
+def lint(version: PolicyVersion) -> list[Problem]:
+    """Every problem that should stop this version from being published."""
+    if version.kind not in KINDS:
+        return [Problem("kind", "kind", f"unknown policy kind {version.kind!r}; use one of {', '.join(KINDS)}")]
+    problems = schema_problems(version.input_schema)
+    fields = set(version.input_schema.get("properties") or {}) if not problems else None
+    if version.kind == "decision":
+        problems += _structure(version.document)
+        for table in tables(version.document):
+            problems += _table(table, fields)
+    else:
+        problems += _routing_profile(version.document)
+    return problems
+
+
+def _structure(document: Any) -> list[Problem]:
+    if not isinstance(document, dict):
+        return [Problem("document", "structure", "the decision must be a JSON object with nodes and edges")]
+    nodes, edges = document.get("nodes"), document.get("edges")
+    problems = []
+    if not isinstance(nodes, list) or not nodes:
+        return [
+            Problem("document.nodes", "structure", "the decision has no nodes; add an input, a table and an output")
+        ]
+    if not isinstance(edges, list):
+        problems.append(Problem("document.edges", "structure", "the decision has no edges connecting its nodes"))
+        edges = []
+    types = [n.get("type") for n in nodes if isinstance(n, dict)]
+    for wanted, words in (("inputNode", "an input node"), ("outputNode", "an output node")):
+        if wanted not in types:
+            problems.append(Problem("document.nodes", "structure", f"the decision needs {words}"))
+    ids = {n.get("id") for n in nodes if isinstance(n, dict)}
+    for i, edge in enumerate(edges):
+        ends = (edge.get("sourceId"), edge.get("targetId")) if isinstance(edge, dict) else (None, None)
+        if not all(end in ids for end in ends):
+            problems.append(
+                Problem(f"document.edges[{i}]", "structure", "this connection points at a node that does not exist")
+            )
+    return problems
+
+
+def _table(table: Table, fields: set[str] | None) -> list[Problem]:
+    problems = []
+    for col in table.inputs:
+        root = re.split(r"[.\[]", col.field, maxsplit=1)[0]
+        if fields is not None and col.field and root not in fields:
+            problems.append(
+                Problem(
+                    f"{table.name} / column {col.name}",
+                    "unknown_field",
+                    f"column {col.name!r} reads {col.field!r}, which the input schema does not define; "
+                    "add it to the schema or fix the field name",
+                )
+            )
+    if not table.rules:
+        problems.append(
+            Problem(table.name, "no_rules", f"table {table.name!r} has no rules, so it never decides anything")
+        )
+    for number, rule in enumerate(table.rules, start=1):
+        for col in table.inputs:
+            problems += _cell(table, number, col, rule.get(col.id), fields, unary=True)
+        for col in table.outputs:
+            problems += _cell(table, number, col, rule.get(col.id), fields, unary=False)
+    return problems
+
+
+def _cell(table: Table, number: int, col: Column, raw: Any, fields: set[str] | None, *, unary: bool) -> list[Problem]:
+    where = f"{table.name} / rule {number} / {col.name}"
+    cell = "" if raw is None else str(raw).strip()
+    if not cell:
+        return []  # an empty input cell matches anything; an empty output cell sets nothing
+    try:
+        # validate_unary_expression rejects valid cells such as `>= 50000`; compiling is the honest check.
+        (zen.compile_unary_expression if unary else zen.compile_expression)(cell)
+    except RuntimeError as exc:
+        effect = "this rule would never match" if unary else "this output would be empty"
+        return [
+            Problem(
+                where, "expression", f"{cell!r} is not a valid expression ({zen_reason(exc)}); {effect}. Fix the cell."
+            )
+        ]
+    root = cell.split(".", 1)[0]
+    if _BARE_WORD.match(cell) and cell not in _LITERAL_WORDS and root != "$" and (fields is None or root not in fields):
+        return [
+            Problem(
+                where,
+                "unquoted_text",
+                f'{cell!r} is probably an unquoted text — write "{cell}" with quotes; '
+                "without them zen reads it as a missing field and "
+                + ("the rule never matches" if unary else "the output disappears"),
+            )
+        ]
+    return []
+
+
+def _routing_profile(document: Any) -> list[Problem]:
+    if not isinstance(document, dict):
+        return [Problem("document", "structure", "a routing profile must be a JSON object")]
+    weights = document.get("weights")
+    if not isinstance(weights, dict) or not weights:
+        return [Problem("document.weights", "structure", "a routing profile needs at least one weight")]
+    return [
+        Problem(f"document.weights.{k}", "weight", f"weight {k!r} must be a number of 0 or more, not {v!r}")
+        for k, v in weights.items()
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0
+    ]
