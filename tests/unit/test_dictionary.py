@@ -58,7 +58,12 @@ def test_every_shipped_example_is_a_valid_event(type_id: str) -> None:
 
 def test_internal_types_are_exactly_the_system_ones() -> None:
     internal = {t.id for t in shipped().types.values() if t.internal}
-    assert internal == {"apikey.created", "apikey.revoked", "customer.forgotten"}
+    system = {t.id for t in shipped().types.values() if t.origin.endswith("system.yaml")}
+    assert internal == system
+    assert {"apikey.created", "apikey.revoked", "customer.forgotten", "policy.published"} <= internal
+    assert all(
+        shipped().types[t].stage == "system" and not shipped().types[t].view("consumer").visible for t in internal
+    )
 
 
 def test_linehaul_in_transit_raises_a_stall_after_four_hours_without_news() -> None:
