@@ -32,7 +32,15 @@ def readable(r: Any) -> bool:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=JSON)
 def test_any_json_body_gets_a_readable_answer_and_no_server_error(api: Api, body: Any) -> None:
-    for path in ("/v1/events", "/v1/orders", "/v1/keys"):
+    for path in (
+        "/v1/events",
+        "/v1/orders",
+        "/v1/keys",
+        "/v1/policies/p1/versions",
+        "/v1/policies/p1/publish",
+        "/v1/policies/p1/decide",
+        "/v1/policies/p1/rollback",
+    ):
         r = api.client.post(path, json=body, headers=api.as_("admin"))
         assert r.status_code < 500, (path, body, r.text)
         assert readable(r), (path, body, r.text)

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orderloom import __version__
-from orderloom.api import admin_routes, errors, live_routes, status_routes
+from orderloom.api import admin_routes, errors, live_routes, policy_routes, status_routes
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services, build_services
 from orderloom.core.settings import Settings
 from orderloom.pipeline import InProcessPipeline
+from orderloom.policy.log import PolicyLog
+from orderloom.policy.runtime import PolicyRuntime
 from orderloom.status.live import LogTail
 
 
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(status_routes.router(svc.dictionary))
     app.include_router(live_routes.router(tail))
     app.include_router(admin_routes.router())
+    app.include_router(policy_routes.router(PolicyRuntime(PolicyLog(svc.intake))))
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and the log's head position")
     async def healthz() -> JSON:

@@ -27,6 +27,7 @@ from orderloom.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from orderloom.policy.evaluator import EvaluationFailed
 
 log = logging.getLogger("orderloom.api")
 
@@ -40,6 +41,7 @@ STATUS: list[tuple[type[OrderloomError], int, str]] = [
     (ClaimConflict, 409, "conflict"),
     (StoreUnavailable, 503, "store_unavailable"),
     (BusUnavailable, 503, "bus_unavailable"),
+    (EvaluationFailed, 422, "evaluation_failed"),
     (ConfigError, 500, "configuration"),
 ]
 

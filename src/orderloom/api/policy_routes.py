@@ -1,0 +1,223 @@
+"""HTTP routes of the policy capability: versions, tests, diffs, publish, gray release, rollback, decide."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from orderloom.api.auth import Caller, caller
+from orderloom.api.body import json_body
+from orderloom.api.responses import JSON
+from orderloom.core.errors import NotFound, Problem, ValidationFailed
+from orderloom.policy import diff, load_example, run_golden
+from orderloom.policy.log import PolicyState
+from orderloom.policy.model import GoldenCase, PolicyVersion
+from orderloom.policy.runtime import PolicyRuntime
+
+_LIMIT = 2 * 1024 * 1024
+
+
+def _state_doc(state: PolicyState) -> dict[str, Any]:
+    rollout = state.rollout
+    return {
+        "name": state.name,
+        "stable": state.stable,
+        "rollout": None
+        if rollout is None
+        else {"stable": rollout.stable, "candidate": rollout.candidate, "percent": rollout.percent},
+        "versions": [
+            {"version": v.version, "kind": v.kind, "note": v.note, "author": v.author, "digest": v.digest}
+            for v in sorted(state.versions.values(), key=lambda v: v.version)
+        ],
+        "history": state.history,
+    }
+
+
+def _fields(body: Any, *required: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationFailed([Problem("(body)", "type", "send a JSON object")])
+    missing = [f for f in required if f not in body]
+    if missing:
+        raise ValidationFailed([Problem(f, "required", f"{f} is required") for f in missing])
+    return body
+
+
+def router(runtime: PolicyRuntime) -> APIRouter:
+    """Routes under /v1/policies; editing needs ops or admin, publishing needs admin."""
+    r = APIRouter(prefix="/v1/policies", tags=["policies"])
+    log = runtime.log
+    example = load_example("douyin_first_order")
+    version_example = {
+        "kind": example.kind,
+        "document": example.document,
+        "input_schema": example.input_schema,
+        "tests": [t.as_dict() for t in example.tests],
+        "note": "Douyin first orders of ¥299 and more: SF next-day with an unboxing video",
+    }
+
+    @r.post(
+        "/{name}/versions",
+        status_code=201,
+        summary="Save a new version (linted; refused with the problems if anything would fail silently)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "required": ["kind", "document", "input_schema"]},
+                        "example": version_example,
+                    }
+                },
+            }
+        },
+    )
+    async def save(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("write")
+        body = _fields(await json_body(request, _LIMIT), "kind", "document", "input_schema")
+        if body["kind"] not in ("decision", "routing_profile"):
+            raise ValidationFailed([Problem("kind", "enum", "kind must be decision or routing_profile")])
+        for key in ("document", "input_schema"):
+            if not isinstance(body[key], dict):
+                raise ValidationFailed([Problem(key, "type", f"{key} must be a JSON object")])
+        tests = body.get("tests", [])
+        if not isinstance(tests, list) or not all(isinstance(t, dict) and "name" in t for t in tests):
+            raise ValidationFailed([Problem("tests", "type", "tests must be a list of {name, input, expect}")])
+        try:
+            cases = tuple(GoldenCase.from_dict(t) for t in tests)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationFailed([Problem("tests", "format", f"a golden test is malformed: {exc}")]) from None
+        draft = PolicyVersion(
+            name, 0, body["kind"], body["document"], body["input_schema"], cases, str(body.get("note", ""))[:500]
+        )
+        saved = await run_in_threadpool(log.save, draft, actor=f"key:{who.key.key_id}")
+        return JSON({"name": name, "version": saved.version, "digest": saved.digest}, status_code=201)
+
+    @r.get("/{name}", summary="Versions, what serves traffic, and the audit history")
+    async def get_state(name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("verify")
+        state = await run_in_threadpool(log.state, name)
+        if not state.versions:
+            raise NotFound(f"no policy named {name}")
+        return JSON(_state_doc(state))
+
+    @r.get("/{name}/versions/{version}", summary="One version in full")
+    async def get_version(name: str, version: int, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("verify")
+        state = await run_in_threadpool(log.state, name)
+        if version not in state.versions:
+            raise NotFound(f"policy {name} has no version {version}")
+        v = state.versions[version]
+        return JSON({"name": name, "version": version, **v.content(), "note": v.note, "digest": v.digest})
+
+    @r.post(
+        "/{name}/versions/{version}/test",
+        summary="Run the version's golden tests (no body)",
+    )
+    async def test(name: str, version: int, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("verify")
+        state = await run_in_threadpool(log.state, name)
+        if version not in state.versions:
+            raise NotFound(f"policy {name} has no version {version}")
+        results = await run_in_threadpool(run_golden, state.versions[version])
+        return JSON(
+            {
+                "passed": all(x.passed for x in results),
+                "results": [
+                    {"case": x.case, "passed": x.passed, "problems": [p.as_dict() for p in x.problems]} for x in results
+                ],
+            }
+        )
+
+    @r.get("/{name}/diff", summary="What changed between two versions")
+    async def get_diff(
+        name: str,
+        who: Annotated[Caller, Depends(caller)],
+        a: Annotated[int, Query(ge=1)],
+        b: Annotated[int, Query(ge=1)],
+    ) -> JSON:
+        who.require("verify")
+        state = await run_in_threadpool(log.state, name)
+        for v in (a, b):
+            if v not in state.versions:
+                raise NotFound(f"policy {name} has no version {v}")
+        return JSON({"name": name, "a": a, "b": b, "changes": diff(state.versions[a], state.versions[b])})
+
+    @r.post(
+        "/{name}/publish",
+        summary="Serve a version to a percentage of traffic (100 = everyone)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "example": {"version": 2, "percent": 10, "reason": "gray release to 10% of orders"}
+                    }
+                },
+            }
+        },
+    )
+    async def publish(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("admin")
+        body = _fields(await json_body(request, 64 * 1024), "version")
+        version, percent = body["version"], body.get("percent", 100)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValidationFailed([Problem("version", "type", "version must be a whole number")])
+        if not isinstance(percent, (int, float)) or isinstance(percent, bool):
+            raise ValidationFailed([Problem("percent", "type", "percent must be a number from 0 to 100")])
+        state = await run_in_threadpool(
+            log.publish,
+            name,
+            version,
+            actor=f"key:{who.key.key_id}",
+            percent=float(percent),
+            reason=str(body.get("reason", "")),
+        )
+        return JSON(_state_doc(state))
+
+    @r.post(
+        "/{name}/rollback",
+        summary="Serve an earlier version to everyone, at once",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"example": {"version": 1, "reason": "complaints rose after version 2"}}
+                },
+            }
+        },
+    )
+    async def rollback(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("admin")
+        body = _fields(await json_body(request, 64 * 1024), "version")
+        if not isinstance(body["version"], int) or isinstance(body["version"], bool):
+            raise ValidationFailed([Problem("version", "type", "version must be a whole number")])
+        state = await run_in_threadpool(
+            log.rollback, name, body["version"], actor=f"key:{who.key.key_id}", reason=str(body.get("reason", ""))
+        )
+        return JSON(_state_doc(state))
+
+    @r.post(
+        "/{name}/decide",
+        summary="The served version's decision for one unit (order or customer id)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "example": {"unit": "OL-DEMO-0001", "input": example.tests[0].input if example.tests else {}}
+                    }
+                },
+            }
+        },
+    )
+    async def decide(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("write")
+        body = _fields(await json_body(request, 256 * 1024), "unit", "input")
+        if not isinstance(body["unit"], str) or not isinstance(body["input"], dict):
+            raise ValidationFailed([Problem("input", "type", 'send {"unit": "<order id>", "input": {...}}')])
+        d = await run_in_threadpool(runtime.decide, name, body["unit"], body["input"])
+        return JSON({"policy": d.policy, "version": d.version, "arm": d.arm, "result": d.result})
+
+    return r

@@ -1,0 +1,68 @@
+"""The policies a worker serves: published versions loaded into one evaluator, swapped without restart.
+
+Each worker follows the policy streams in the log. A check for news costs one
+indexed read and happens at most every REFRESH_S, so a publish made in any
+process takes effect everywhere within a second; a decision picks its version
+once and evaluates exactly that version, so it never mixes two.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from orderloom.core.errors import NotFound
+from orderloom.policy.evaluator import Evaluator
+from orderloom.policy.log import PolicyLog, PolicyState, fold, stream_of
+
+REFRESH_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A policy's answer for one unit, with the version and arm that produced it."""
+
+    policy: str
+    version: int
+    arm: str  # "stable" or "candidate" during a gray release, else "stable"
+    result: dict[str, Any]
+
+
+class PolicyRuntime:
+    """Serves published decision policies to this process."""
+
+    def __init__(self, log: PolicyLog) -> None:
+        self.log = log
+        self.evaluator = Evaluator()
+        self._states: dict[str, tuple[PolicyState, int, float]] = {}  # state, last seq, checked at
+        self._lock = threading.Lock()
+
+    def state(self, name: str) -> PolicyState:
+        """The policy's state as of at most REFRESH_S ago."""
+        with self._lock:
+            cached = self._states.get(name)
+            if cached is not None and time.monotonic() - cached[2] < REFRESH_S:
+                return cached[0]
+        events = self.log.intake.store.read_stream(stream_of(name))
+        seq = events[-1].seq if events else 0
+        if cached is not None and cached[1] == seq:
+            state = cached[0]
+        else:
+            state = fold(name, events)
+            for v in state.versions.values():
+                if v.kind == "decision":
+                    self.evaluator.add(v)
+        with self._lock:
+            self._states[name] = (state, seq, time.monotonic())
+        return state
+
+    def decide(self, name: str, unit_id: str, data: dict[str, Any]) -> Decision:
+        """Evaluate the version this unit is served (sticky during a gray release)."""
+        state = self.state(name)
+        version = state.serving(unit_id)
+        if version is None:
+            raise NotFound(f"policy {name} has no published version")
+        arm = "candidate" if state.rollout is not None and version == state.rollout.candidate else "stable"
+        return Decision(name, version, arm, self.evaluator.evaluate(name, version, data))

@@ -1,0 +1,64 @@
+"""The marketing director's rule without code: save, test, gray-release, decide, roll back over HTTP."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from orderloom.policy import load_example
+from tests.integration.conftest import Api
+
+NAME = "douyin_first_order"
+
+
+def version_body(threshold: str = ">= 299") -> dict[str, Any]:
+    ex = load_example(NAME)
+    doc = copy.deepcopy(ex.document)
+    for node in doc["nodes"]:
+        for rule in node.get("content", {}).get("rules", []):
+            for k, cell in list(rule.items()):
+                if cell == ">= 299":
+                    rule[k] = threshold
+    tests = [t.as_dict() for t in ex.tests] if threshold == ">= 299" else []
+    return {"kind": ex.kind, "document": doc, "input_schema": ex.input_schema, "tests": tests, "note": threshold}
+
+
+def test_a_policy_is_saved_published_decided_gray_released_and_rolled_back(api: Api) -> None:
+    ops, admin = api.as_("ops"), api.as_("admin")
+    r = api.client.post(f"/v1/policies/{NAME}/versions", json=version_body(), headers=ops)
+    assert r.status_code == 201 and r.json()["version"] == 1, r.text
+    tested = api.client.post(f"/v1/policies/{NAME}/versions/1/test", headers=ops).json()
+    assert tested["passed"] and tested["results"]
+    assert api.client.post(f"/v1/policies/{NAME}/publish", json={"version": 1}, headers=ops).status_code == 403
+    assert api.client.post(f"/v1/policies/{NAME}/publish", json={"version": 1}, headers=admin).status_code == 200
+    case = load_example(NAME).tests[0]
+    decided = api.client.post(f"/v1/policies/{NAME}/decide", json={"unit": "OL-1", "input": case.input}, headers=ops)
+    assert decided.status_code == 200 and decided.json()["version"] == 1
+    assert all(decided.json()["result"].get(k) == v for k, v in case.expect.items())
+    r = api.client.post(f"/v1/policies/{NAME}/versions", json=version_body(">= 199"), headers=ops)
+    assert r.json()["version"] == 2
+    changes = api.client.get(f"/v1/policies/{NAME}/diff", params={"a": 1, "b": 2}, headers=ops).json()["changes"]
+    assert any(">= 299" in c and ">= 199" in c for c in changes), changes
+    state = api.client.post(f"/v1/policies/{NAME}/publish", json={"version": 2, "percent": 10}, headers=admin).json()
+    assert state["rollout"] == {"stable": 1, "candidate": 2, "percent": 10.0}
+    arms = [
+        api.client.post(
+            f"/v1/policies/{NAME}/decide", json={"unit": f"OL-{i}", "input": case.input}, headers=ops
+        ).json()["version"]
+        for i in range(200)
+    ]
+    assert 5 <= arms.count(2) <= 45  # about 10% of units see the candidate
+    api.client.post(f"/v1/policies/{NAME}/rollback", json={"version": 1, "reason": "complaints"}, headers=admin)
+    after = api.client.get(f"/v1/policies/{NAME}", headers=ops).json()
+    assert after["stable"] == 1 and after["rollout"] is None
+    assert [h["type"] for h in after["history"]][-1] == "policy.rolled_back"
+
+
+def test_a_broken_policy_is_refused_with_the_place_and_reason(api: Api) -> None:
+    r = api.client.post(f"/v1/policies/{NAME}/versions", json=version_body(">= 299 +"), headers=api.as_("ops"))
+    assert r.status_code == 422
+    problem = r.json()["error"]["problems"][0]
+    assert problem["field"] and problem["message"]
+    bad_input = api.client.post(f"/v1/policies/{NAME}/versions", json={"kind": "decision"}, headers=api.as_("ops"))
+    assert bad_input.status_code == 422 and bad_input.json()["error"]["problems"][0]["field"] == "document"
+    assert api.client.get(f"/v1/policies/{NAME}", headers=api.as_("ops")).status_code == 404
