@@ -377,3 +377,145 @@ def customers_forget(customer: str, reason: str) -> None:
     finally:
         svc.close()
     out.print(f"customer {customer}: " + ("personal data erased" if existed else "had no personal data stored"))
+
+
+@main.group()
+def policy() -> None:
+    """Versioned policies: save, test, diff, publish, roll back."""
+
+
+def _policy_log(svc: Any) -> Any:
+    from orderloom.policy.log import PolicyLog
+
+    return PolicyLog(svc.intake)
+
+
+@policy.command("save")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", default=None, help="policy name (default: the file's `name`)")
+def policy_save(file: Path, name: str | None) -> None:
+    """Save FILE (JSON: name, kind, document, input_schema, tests, note) as the next version."""
+    from orderloom.policy.model import GoldenCase, PolicyVersion
+
+    try:
+        raw = orjson.loads(file.read_bytes())
+        draft = PolicyVersion(
+            name or raw["name"],
+            0,
+            raw["kind"],
+            raw["document"],
+            raw["input_schema"],
+            tuple(GoldenCase.from_dict(t) for t in raw.get("tests", [])),
+            raw.get("note", ""),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"{file} is not a policy file: {exc}") from None
+    svc = _services()
+    try:
+        saved = _policy_log(svc).save(draft, actor="cli")
+    except ValidationFailed as exc:
+        for p in exc.problems:
+            err.print(f"{p.field}: {p.message} [{p.rule}]")
+        raise click.ClickException("the policy was not saved") from None
+    finally:
+        svc.close()
+    out.print(f"{saved.name} version {saved.version} saved ({saved.digest[:12]})")
+
+
+@policy.command("show")
+@click.argument("name")
+def policy_show(name: str) -> None:
+    """Versions, what serves traffic, and the history of NAME."""
+    svc = _services()
+    try:
+        state = _policy_log(svc).state(name)
+    finally:
+        svc.close()
+    if not state.versions:
+        raise click.ClickException(f"no policy named {name}")
+    serving = f"version {state.stable}" if state.stable else "nothing"
+    if state.rollout:
+        r = state.rollout
+        serving = f"version {r.stable}, and version {r.candidate} to {r.percent:g}% (gray release)"
+    out.print(f"[bold]{name}[/bold]: serving {serving}")
+    for v in sorted(state.versions.values(), key=lambda v: v.version):
+        out.print(f"  v{v.version}  {v.kind:16} {v.author:14} {v.note}")
+    for h in state.history:
+        out.print(f"  {h['time'][:19]}  {h['type']:22} v{h['version']}  by {h['actor']}")
+
+
+@policy.command("test")
+@click.argument("name")
+@click.argument("version", type=int)
+def policy_test(name: str, version: int) -> None:
+    """Run a version's golden tests."""
+    from orderloom.policy import run_golden
+
+    svc = _services()
+    try:
+        state = _policy_log(svc).state(name)
+    finally:
+        svc.close()
+    if version not in state.versions:
+        raise click.ClickException(f"policy {name} has no version {version}")
+    results = run_golden(state.versions[version])
+    for r in results:
+        out.print(("PASS " if r.passed else "[red]FAIL[/red] ") + r.case)
+        for p in r.problems:
+            err.print(f"    {p.field}: {p.message}")
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+@policy.command("diff")
+@click.argument("name")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+def policy_diff(name: str, a: int, b: int) -> None:
+    """What changed from version A to version B."""
+    from orderloom.policy import diff
+
+    svc = _services()
+    try:
+        state = _policy_log(svc).state(name)
+    finally:
+        svc.close()
+    for v in (a, b):
+        if v not in state.versions:
+            raise click.ClickException(f"policy {name} has no version {v}")
+    for line in diff(state.versions[a], state.versions[b]) or ["(no differences)"]:
+        out.print(line)
+
+
+@policy.command("publish")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--percent", default=100.0, show_default=True, help="share of traffic for a gray release")
+@click.option("--reason", default="", help="recorded in the audit history")
+def policy_publish(name: str, version: int, percent: float, reason: str) -> None:
+    """Serve VERSION (to PERCENT of traffic); its golden tests must pass."""
+    svc = _services()
+    try:
+        _policy_log(svc).publish(name, version, actor="cli", percent=percent, reason=reason)
+    except OrderloomError as exc:
+        for p in getattr(exc, "problems", []):
+            err.print(f"{p.field}: {p.message}")
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+    finally:
+        svc.close()
+    out.print(f"{name} version {version} published to {percent:g}%")
+
+
+@policy.command("rollback")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--reason", default="", help="recorded in the audit history")
+def policy_rollback(name: str, version: int, reason: str) -> None:
+    """Serve an earlier VERSION to everyone, at once."""
+    svc = _services()
+    try:
+        _policy_log(svc).rollback(name, version, actor="cli", reason=reason)
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+    out.print(f"{name} rolled back to version {version}")

@@ -220,3 +220,22 @@ def test_views_rebuild_drops_and_rebuilds_from_the_log(tmp_path: Path) -> None:
     assert one.returncode == 0 and "rebuilt from" in one.stdout
     bad = run(tmp_path, "views", "rebuild", "no_such_view")
     assert bad.returncode == 1 and "order_status" in bad.stderr  # names the views that exist
+
+
+def test_policy_commands_save_test_publish_show_and_roll_back(tmp_path: Path) -> None:
+    from importlib import resources
+
+    example = resources.files("orderloom.policy").joinpath("examples", "douyin_first_order.json")
+    src = tmp_path / "douyin.json"
+    src.write_text(example.read_text(encoding="utf-8"), "utf-8")
+    saved = run(tmp_path, "policy", "save", str(src))
+    assert saved.returncode == 0 and "version 1 saved" in saved.stdout, saved.stderr
+    assert run(tmp_path, "policy", "test", "douyin_first_order", "1").returncode == 0
+    assert run(tmp_path, "policy", "publish", "douyin_first_order", "1").returncode == 0
+    broken = tmp_path / "broken.json"
+    broken.write_text(src.read_text("utf-8").replace('">= 299"', '">= 299 +"'), "utf-8")
+    refused = run(tmp_path, "policy", "save", str(broken))
+    assert refused.returncode == 1 and "not saved" in refused.stderr
+    shown = run(tmp_path, "policy", "show", "douyin_first_order")
+    assert "serving version 1" in shown.stdout and "policy.published" in shown.stdout
+    assert run(tmp_path, "policy", "rollback", "douyin_first_order", "9").returncode == 1
