@@ -519,3 +519,43 @@ def policy_rollback(name: str, version: int, reason: str) -> None:
     finally:
         svc.close()
     out.print(f"{name} rolled back to version {version}")
+
+
+@main.group()
+def experiment() -> None:
+    """A/B experiments between policy versions."""
+
+
+@experiment.command("report")
+@click.argument("name")
+def experiment_report_cmd(name: str) -> None:
+    """Outcomes per arm of policy NAME, with 95% confidence intervals and a sample-ratio check."""
+    from orderloom.policy.runtime import experiment_report
+
+    svc = _services()
+    try:
+        rep = experiment_report(svc, name)
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+    orders = rep["orders"]
+    out.print(f"[bold]{name}[/bold]: {orders['stable']} orders on stable, {orders['candidate']} on candidate")
+    table = Table("metric", "n (stable / candidate)", "stable", "candidate", "difference [95% CI]")
+    for metric, m in rep["metrics"].items():
+        if m["difference"] is None:
+            table.add_row(metric, f"{m['n'][0]} / {m['n'][1]}", "-", "-", "not enough data")
+            continue
+        table.add_row(
+            metric,
+            f"{m['n'][0]} / {m['n'][1]}",
+            f"{m['stable']:.1%}",
+            f"{m['candidate']:.1%}",
+            f"{m['difference']:+.1%} [{m['ci_low']:+.1%}, {m['ci_high']:+.1%}]",
+        )
+    out.print(table)
+    srm = rep.get("sample_ratio")
+    if srm:
+        verdict = "MISMATCH: do not trust this experiment" if srm["mismatch"] else "ok"
+        out.print(f"sample ratio: chi2 {srm['chi2']:.2f}, p {srm['p_value']:.4f} ({verdict})")
+    print(orjson.dumps(rep).decode())

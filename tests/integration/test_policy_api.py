@@ -62,3 +62,26 @@ def test_a_broken_policy_is_refused_with_the_place_and_reason(api: Api) -> None:
     bad_input = api.client.post(f"/v1/policies/{NAME}/versions", json={"kind": "decision"}, headers=api.as_("ops"))
     assert bad_input.status_code == 422 and bad_input.json()["error"]["problems"][0]["field"] == "document"
     assert api.client.get(f"/v1/policies/{NAME}", headers=api.as_("ops")).status_code == 404
+
+
+def test_a_decision_for_an_order_is_recorded_on_it_and_counted_in_the_experiment(api: Api) -> None:
+    ops, admin = api.as_("ops"), api.as_("admin")
+    api.client.post(f"/v1/policies/{NAME}/versions", json=version_body(), headers=ops)
+    api.client.post(f"/v1/policies/{NAME}/publish", json={"version": 1}, headers=admin)
+    placed = copy.deepcopy(dict(api.services.dictionary.types["order.placed"].example["data"]))
+    placed.update(oid="OL-AB-1", time="2026-05-01T08:00:00+08:00")
+    placed["customer"]["id"] = "C-1"
+    assert api.client.post("/v1/orders", json=placed, headers=ops).status_code == 201
+    case = load_example(NAME).tests[0]
+    r = api.client.post(
+        f"/v1/policies/{NAME}/decide", json={"unit": "C-1", "oid": "OL-AB-1", "input": case.input}, headers=ops
+    )
+    assert r.status_code == 200 and r.json()["recorded"]["status"] == "accepted", r.text
+    chain = api.client.get("/v1/orders/OL-AB-1/chain", headers=ops).json()
+    assert [s["type"] for s in chain["steps"]][-1] == "policy.decided"
+    rep = api.client.get(f"/v1/policies/{NAME}/experiment", headers=ops).json()
+    assert rep["orders"] == {"stable": 1, "candidate": 0}
+    unknown = api.client.post(
+        f"/v1/policies/{NAME}/decide", json={"unit": "x", "oid": "OL-NOPE", "input": case.input}, headers=ops
+    )
+    assert unknown.status_code == 422 and unknown.json()["error"]["problems"][0]["rule"] == "known_order"

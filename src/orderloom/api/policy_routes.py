@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from orderloom.api.auth import Caller, caller
+from orderloom.api.auth import Caller, caller, services
 from orderloom.api.body import json_body
 from orderloom.api.responses import JSON
 from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.policy import diff, load_example, run_golden
 from orderloom.policy.log import PolicyState
 from orderloom.policy.model import GoldenCase, PolicyVersion
-from orderloom.policy.runtime import PolicyRuntime
+from orderloom.policy.runtime import PolicyRuntime, experiment_report, record_decision
 
 _LIMIT = 2 * 1024 * 1024
 
@@ -198,6 +198,11 @@ def router(runtime: PolicyRuntime) -> APIRouter:
         )
         return JSON(_state_doc(state))
 
+    @r.get("/{name}/experiment", summary="A/B report: outcomes per arm with 95% CIs and a sample-ratio check")
+    async def experiment(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("verify")
+        return JSON(await run_in_threadpool(experiment_report, services(request), name))
+
     @r.post(
         "/{name}/decide",
         summary="The served version's decision for one unit (order or customer id)",
@@ -217,7 +222,14 @@ def router(runtime: PolicyRuntime) -> APIRouter:
         body = _fields(await json_body(request, 256 * 1024), "unit", "input")
         if not isinstance(body["unit"], str) or not isinstance(body["input"], dict):
             raise ValidationFailed([Problem("input", "type", 'send {"unit": "<order id>", "input": {...}}')])
+        oid = body.get("oid")
+        if oid is not None and not isinstance(oid, str):
+            raise ValidationFailed([Problem("oid", "type", "oid must be the order id the decision is for")])
         d = await run_in_threadpool(runtime.decide, name, body["unit"], body["input"])
-        return JSON({"policy": d.policy, "version": d.version, "arm": d.arm, "result": d.result})
+        answer: dict[str, Any] = {"policy": d.policy, "version": d.version, "arm": d.arm, "result": d.result}
+        if oid is not None:
+            # Recorded on the order, so an experiment can compare what happened to each arm's orders.
+            answer["recorded"] = await run_in_threadpool(record_decision, services(request), oid, body["unit"], d)
+        return JSON(answer)
 
     return r

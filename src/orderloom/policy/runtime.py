@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from orderloom.core.errors import NotFound
+from orderloom.bootstrap import Services
+from orderloom.core.envelope import StoredEvent, format_time
+from orderloom.core.errors import NotFound, ValidationFailed
+from orderloom.core.ids import ulid
 from orderloom.policy.evaluator import Evaluator
+from orderloom.policy.experiment import report
 from orderloom.policy.log import PolicyLog, PolicyState, fold, stream_of
 
 REFRESH_S = 0.25
@@ -66,3 +71,36 @@ class PolicyRuntime:
             raise NotFound(f"policy {name} has no published version")
         arm = "candidate" if state.rollout is not None and version == state.rollout.candidate else "stable"
         return Decision(name, version, arm, self.evaluator.evaluate(name, version, data))
+
+
+def record_decision(svc: Services, oid: str, unit: str, d: Decision) -> dict[str, Any]:
+    """Append the decision to the order's stream as `policy.decided`; the intake result."""
+    raw = {
+        "id": f"decided-{ulid()}",
+        "type": "policy.decided",
+        "source": "orderloom/policy",
+        "oid": oid,
+        "time": format_time(svc.clock.now()),
+        "actor": f"policy:{d.policy}",
+        "data": {"policy": d.policy, "version": d.version, "arm": d.arm, "unit": unit[:128], "result": d.result},
+    }
+    result = svc.intake.record([raw])[0]
+    if result.status == "rejected":
+        raise ValidationFailed(result.problems)
+    return result.as_dict()
+
+
+def experiment_report(svc: Services, name: str) -> dict[str, Any]:
+    """The A/B report of a policy over the whole log (a view can take this over when logs grow)."""
+    state = PolicyLog(svc.intake).state(name)
+    if not state.versions:
+        raise NotFound(f"no policy named {name}")
+    share = state.rollout.percent / 100 if state.rollout is not None else None
+    return report(_log(svc), svc.store.read_stream, svc.dictionary, name, share)
+
+
+def _log(svc: Services) -> Iterator[StoredEvent]:
+    after = 0
+    while page := svc.store.read_all(after, 5000):
+        yield from page
+        after = page[-1].position
