@@ -85,3 +85,29 @@ def test_a_decision_for_an_order_is_recorded_on_it_and_counted_in_the_experiment
         f"/v1/policies/{NAME}/decide", json={"unit": "x", "oid": "OL-NOPE", "input": case.input}, headers=ops
     )
     assert unknown.status_code == 422 and unknown.json()["error"]["problems"][0]["rule"] == "known_order"
+
+
+def test_shadow_mode_replays_recorded_decisions_through_a_draft_and_reports_what_would_change(api: Api) -> None:
+    ops, admin = api.as_("ops"), api.as_("admin")
+    api.client.post(f"/v1/policies/{NAME}/versions", json=version_body(), headers=ops)
+    api.client.post(f"/v1/policies/{NAME}/publish", json={"version": 1}, headers=admin)
+    placed = copy.deepcopy(dict(api.services.dictionary.types["order.placed"].example["data"]))
+    inputs = [
+        {"channel": "douyin", "customer": {"first_order": True}, "order_total": total} for total in (250.0, 350.0)
+    ]
+    for i, data in enumerate(inputs):
+        body = {**copy.deepcopy(placed), "oid": f"OL-SH-{i}", "time": "2026-05-01T08:00:00+08:00"}
+        body["customer"]["id"] = f"C-{i}"
+        body.pop("source_refs", None)  # one source order number cannot name two orders
+        assert api.client.post("/v1/orders", json=body, headers=ops).status_code == 201
+        r = api.client.post(
+            f"/v1/policies/{NAME}/decide", json={"unit": f"C-{i}", "oid": f"OL-SH-{i}", "input": data}, headers=ops
+        )
+        assert r.status_code == 200, r.text
+    # A draft that lowers the threshold to ¥199 would change the ¥250 order only; nothing is published.
+    api.client.post(f"/v1/policies/{NAME}/versions", json=version_body(">= 199"), headers=ops)
+    rep = api.client.get(f"/v1/policies/{NAME}/versions/2/shadow", headers=ops).json()
+    assert rep["compared"] == 2 and rep["differ"] == 1 and rep["examples"][0]["oid"] == "OL-SH-0"
+    assert api.client.get(f"/v1/policies/{NAME}", headers=ops).json()["stable"] == 1
+    bad = api.client.get(f"/v1/policies/{NAME}/versions/2/shadow", params={"since": "soon"}, headers=ops)
+    assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["field"] == "since"

@@ -61,7 +61,7 @@ def test_a_planted_late_delivery_effect_shows_in_the_candidate_arm_only() -> Non
             ]
         )
         d = runtime.decide(NAME, oid, data)
-        record_decision(svc, oid, oid, d)
+        record_decision(svc, oid, oid, d, data)
         late = rng.random() < (0.40 if d.arm == "candidate" else 0.05)
         when = T0 + timedelta(hours=30 if late else 20)
         ex_del = copy.deepcopy(dict(svc.dictionary.types["delivery.delivered"].example))

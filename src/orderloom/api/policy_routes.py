@@ -10,11 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from orderloom.api.auth import Caller, caller, services
 from orderloom.api.body import json_body
 from orderloom.api.responses import JSON
+from orderloom.core.envelope import normalise_time
 from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.policy import diff, load_example, run_golden
 from orderloom.policy.log import PolicyState
 from orderloom.policy.model import GoldenCase, PolicyVersion
-from orderloom.policy.runtime import PolicyRuntime, experiment_report, record_decision
+from orderloom.policy.runtime import PolicyRuntime, experiment_report, record_decision, shadow_report
 
 _LIMIT = 2 * 1024 * 1024
 
@@ -203,6 +204,26 @@ def router(runtime: PolicyRuntime) -> APIRouter:
         who.require("verify")
         return JSON(await run_in_threadpool(experiment_report, services(request), name))
 
+    @r.get(
+        "/{name}/versions/{version}/shadow", summary="Replay recorded decisions through a version, acting on nothing"
+    )
+    async def shadow(
+        request: Request,
+        name: str,
+        version: int,
+        who: Annotated[Caller, Depends(caller)],
+        since: Annotated[str | None, Query(description="only decisions at or after this time (RFC 3339, UTC)")] = None,
+    ) -> JSON:
+        who.require("verify")
+        if since is not None:
+            try:
+                since = normalise_time(since)
+            except ValueError:
+                raise ValidationFailed(
+                    [Problem("since", "format", "since must be a time like 2026-05-01T00:00:00Z")]
+                ) from None
+        return JSON(await run_in_threadpool(shadow_report, services(request), name, version, since))
+
     @r.post(
         "/{name}/decide",
         summary="The served version's decision for one unit (order or customer id)",
@@ -229,7 +250,9 @@ def router(runtime: PolicyRuntime) -> APIRouter:
         answer: dict[str, Any] = {"policy": d.policy, "version": d.version, "arm": d.arm, "result": d.result}
         if oid is not None:
             # Recorded on the order, so an experiment can compare what happened to each arm's orders.
-            answer["recorded"] = await run_in_threadpool(record_decision, services(request), oid, body["unit"], d)
+            answer["recorded"] = await run_in_threadpool(
+                record_decision, services(request), oid, body["unit"], d, body["input"]
+            )
         return JSON(answer)
 
     return r

@@ -16,7 +16,7 @@ from typing import Any
 
 from orderloom.bootstrap import Services
 from orderloom.core.envelope import StoredEvent, format_time
-from orderloom.core.errors import NotFound, ValidationFailed
+from orderloom.core.errors import NotFound, OrderloomError, ValidationFailed
 from orderloom.core.ids import ulid
 from orderloom.policy.evaluator import Evaluator
 from orderloom.policy.experiment import report
@@ -73,7 +73,7 @@ class PolicyRuntime:
         return Decision(name, version, arm, self.evaluator.evaluate(name, version, data))
 
 
-def record_decision(svc: Services, oid: str, unit: str, d: Decision) -> dict[str, Any]:
+def record_decision(svc: Services, oid: str, unit: str, d: Decision, data: dict[str, Any]) -> dict[str, Any]:
     """Append the decision to the order's stream as `policy.decided`; the intake result."""
     raw = {
         "id": f"decided-{ulid()}",
@@ -82,7 +82,14 @@ def record_decision(svc: Services, oid: str, unit: str, d: Decision) -> dict[str
         "oid": oid,
         "time": format_time(svc.clock.now()),
         "actor": f"policy:{d.policy}",
-        "data": {"policy": d.policy, "version": d.version, "arm": d.arm, "unit": unit[:128], "result": d.result},
+        "data": {
+            "policy": d.policy,
+            "version": d.version,
+            "arm": d.arm,
+            "unit": unit[:128],
+            "input": data,
+            "result": d.result,
+        },
     }
     result = svc.intake.record([raw])[0]
     if result.status == "rejected":
@@ -104,3 +111,40 @@ def _log(svc: Services) -> Iterator[StoredEvent]:
     while page := svc.store.read_all(after, 5000):
         yield from page
         after = page[-1].position
+
+
+def shadow_report(svc: Services, name: str, version: int, since: str | None = None, limit: int = 50) -> dict[str, Any]:
+    """Replay recorded decisions of `name` (after `since`) through `version` without acting; what would differ."""
+    state = PolicyLog(svc.intake).state(name)
+    if version not in state.versions:
+        raise NotFound(f"policy {name} has no version {version}")
+    evaluator = Evaluator()
+    evaluator.add(state.versions[version])
+    compared = differed = failed = 0
+    examples: list[dict[str, Any]] = []
+    for e in _log(svc):
+        if e.type != "policy.decided" or e.data.get("policy") != name or "input" not in e.data:
+            continue
+        if since is not None and e.time < since:
+            continue
+        compared += 1
+        try:
+            would = evaluator.evaluate(name, version, e.data["input"])
+        except OrderloomError:
+            failed += 1
+            continue
+        actual = {k: v for k, v in e.data["result"].items() if k not in ("policy", "version")}
+        would = {k: v for k, v in would.items() if k not in ("policy", "version")}
+        if would != actual:
+            differed += 1
+            if len(examples) < limit:
+                examples.append({"oid": e.oid, "served_version": e.data["version"], "actual": actual, "would": would})
+    return {
+        "policy": name,
+        "version": version,
+        "compared": compared,
+        "differ": differed,
+        "differ_rate": differed / compared if compared else None,
+        "failed": failed,
+        "examples": examples,
+    }
