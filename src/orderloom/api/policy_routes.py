@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,7 +16,13 @@ from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.policy import diff, load_example, run_golden
 from orderloom.policy.log import PolicyState
 from orderloom.policy.model import GoldenCase, PolicyVersion
-from orderloom.policy.runtime import PolicyRuntime, experiment_report, record_decision, shadow_report
+from orderloom.policy.runtime import (
+    PolicyRuntime,
+    experiment_report,
+    policy_health,
+    record_decision,
+    shadow_report,
+)
 
 _LIMIT = 2 * 1024 * 1024
 
@@ -199,6 +206,16 @@ def router(runtime: PolicyRuntime) -> APIRouter:
         )
         return JSON(_state_doc(state))
 
+    @r.get("/{name}/health", summary="Invocations, rule hits, rules never hit, latency, deviation from execution")
+    async def get_health(
+        request: Request,
+        name: str,
+        who: Annotated[Caller, Depends(caller)],
+        threshold: Annotated[float, Query(ge=0, le=1, description="deviation rate that raises an alert")] = 0.1,
+    ) -> JSON:
+        who.require("verify")
+        return JSON(await run_in_threadpool(policy_health, services(request), name, threshold))
+
     @r.get("/{name}/experiment", summary="A/B report: outcomes per arm with 95% CIs and a sample-ratio check")
     async def experiment(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
         who.require("verify")
@@ -246,7 +263,9 @@ def router(runtime: PolicyRuntime) -> APIRouter:
         oid = body.get("oid")
         if oid is not None and not isinstance(oid, str):
             raise ValidationFailed([Problem("oid", "type", "oid must be the order id the decision is for")])
-        d = await run_in_threadpool(runtime.decide, name, body["unit"], body["input"])
+        d = await run_in_threadpool(
+            functools.partial(runtime.decide, trace=oid is not None), name, body["unit"], body["input"]
+        )
         answer: dict[str, Any] = {"policy": d.policy, "version": d.version, "arm": d.arm, "result": d.result}
         if oid is not None:
             # Recorded on the order, so an experiment can compare what happened to each arm's orders.

@@ -59,5 +59,25 @@ class Evaluator:
             raise EvaluationFailed(f"policy {name} version {version} failed: {zen_reason(exc)}") from exc
         return {**result, "policy": name, "version": version}
 
+    def evaluate_traced(self, name: str, version: int, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Like `evaluate`, plus the ids of the table rules that matched (slower: for recorded decisions)."""
+        key = f"{name}@{version}"
+        validator = self._validators.get(key)
+        if validator is None:
+            raise NotFound(f"policy {name} version {version} is not loaded")
+        if problems := input_problems(validator, data):
+            raise ValidationFailed(problems)
+        try:
+            out = self._engine.evaluate(key, data, {"trace": True})
+        except RuntimeError as exc:
+            raise EvaluationFailed(f"policy {name} version {version} failed: {zen_reason(exc)}") from exc
+        rules = []
+        for node in (out.get("trace") or {}).values():
+            trace = node.get("traceData") if isinstance(node, dict) else None
+            rule = trace.get("rule") if isinstance(trace, dict) else None
+            if isinstance(rule, dict) and rule.get("_id"):
+                rules.append(f"{node.get('id')}/{rule['_id']}")
+        return {**out["result"], "policy": name, "version": version}, rules
+
     def _load(self, key: str) -> zen.ZenDecisionContent:
         return self._contents[key]

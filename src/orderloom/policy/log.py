@@ -72,6 +72,8 @@ def fold(name: str, events: list[StoredEvent]) -> PolicyState:
             entry["percent"] = d["percent"]
         elif e.type == "policy.rolled_back":
             state.stable, state.rollout = d["version"], None
+        elif e.type == "policy.deviation_alert":
+            entry["rate"] = d["rate"]
         state.history.append(entry)
     return state
 
@@ -151,14 +153,37 @@ class PolicyLog:
         self._write("policy.rolled_back", name, {"name": name, "version": version, "reason": reason[:500]}, actor)
         return self.state(name)
 
+    def alert(self, name: str, version: int, *, checked: int, deviated: int, threshold: float, day: str) -> None:
+        """Record that a version's decisions are not being executed (one alert per version and day)."""
+        data = {
+            "name": name,
+            "version": version,
+            "checked": checked,
+            "deviated": deviated,
+            "rate": deviated / checked,
+            "threshold": threshold,
+        }
+        self._write(
+            "policy.deviation_alert", name, data, "system:policy-health", event_id=f"deviation-{name}-v{version}-{day}"
+        )
+
     def _version(self, state: PolicyState, version: int) -> PolicyVersion:
         if version not in state.versions:
             raise NotFound(f"policy {state.name} has no version {version}")
         return state.versions[version]
 
-    def _write(self, etype: str, name: str, data: dict[str, Any], actor: str, claim: str | None = None) -> None:
+    def _write(
+        self,
+        etype: str,
+        name: str,
+        data: dict[str, Any],
+        actor: str,
+        *,
+        claim: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
         raw = {
-            "id": f"{etype}-{ulid()}",
+            "id": event_id or f"{etype}-{ulid()}",
             "type": etype,
             "source": "orderloom/policy",
             "oid": stream_of(name),

@@ -20,6 +20,7 @@ from orderloom.core.errors import NotFound, OrderloomError, ValidationFailed
 from orderloom.core.ids import ulid
 from orderloom.policy.evaluator import Evaluator
 from orderloom.policy.experiment import report
+from orderloom.policy.health import health
 from orderloom.policy.log import PolicyLog, PolicyState, fold, stream_of
 
 REFRESH_S = 0.25
@@ -33,6 +34,8 @@ class Decision:
     version: int
     arm: str  # "stable" or "candidate" during a gray release, else "stable"
     result: dict[str, Any]
+    rules: tuple[str, ...] = ()  # matched table rules, when traced
+    micros: float = 0.0  # evaluation time
 
 
 class PolicyRuntime:
@@ -63,14 +66,20 @@ class PolicyRuntime:
             self._states[name] = (state, seq, time.monotonic())
         return state
 
-    def decide(self, name: str, unit_id: str, data: dict[str, Any]) -> Decision:
+    def decide(self, name: str, unit_id: str, data: dict[str, Any], *, trace: bool = False) -> Decision:
         """Evaluate the version this unit is served (sticky during a gray release)."""
         state = self.state(name)
         version = state.serving(unit_id)
         if version is None:
             raise NotFound(f"policy {name} has no published version")
         arm = "candidate" if state.rollout is not None and version == state.rollout.candidate else "stable"
-        return Decision(name, version, arm, self.evaluator.evaluate(name, version, data))
+        started = time.perf_counter()
+        if trace:
+            result, rules = self.evaluator.evaluate_traced(name, version, data)
+        else:
+            result, rules = self.evaluator.evaluate(name, version, data), []
+        micros = (time.perf_counter() - started) * 1e6
+        return Decision(name, version, arm, result, tuple(rules), micros)
 
 
 def record_decision(svc: Services, oid: str, unit: str, d: Decision, data: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +98,8 @@ def record_decision(svc: Services, oid: str, unit: str, d: Decision, data: dict[
             "unit": unit[:128],
             "input": data,
             "result": d.result,
+            "rules": list(d.rules),
+            "eval_us": round(d.micros, 1),
         },
     }
     result = svc.intake.record([raw])[0]
@@ -148,3 +159,30 @@ def shadow_report(svc: Services, name: str, version: int, since: str | None = No
         "failed": failed,
         "examples": examples,
     }
+
+
+MIN_CHECKED_FOR_ALERT = 20
+
+
+def policy_health(svc: Services, name: str, threshold: float = 0.1) -> dict[str, Any]:
+    """The health report; a version deviating above `threshold` gets one alert event per day."""
+    log = PolicyLog(svc.intake)
+    state = log.state(name)
+    if not state.versions:
+        raise NotFound(f"no policy named {name}")
+    doc = health(_log(svc), svc.store.read_stream, state)
+    doc["threshold"] = threshold
+    day = format_time(svc.clock.now())[:10].replace("-", "")
+    for v in doc["versions"]:
+        rate = v["deviation_rate"]
+        v["alert"] = rate is not None and rate > threshold and v["execution_checked"] >= MIN_CHECKED_FOR_ALERT
+        if v["alert"] and svc.store.get(f"deviation-{name}-v{v['version']}-{day}") is None:
+            log.alert(
+                name,
+                v["version"],
+                checked=v["execution_checked"],
+                deviated=v["execution_deviated"],
+                threshold=threshold,
+                day=day,
+            )
+    return doc
