@@ -94,3 +94,19 @@ def test_unknown_versions_and_gray_release_without_a_stable_version_are_refused(
         pl.publish(v1.name, 7, actor="a")
     with pytest.raises(ValidationFailed):
         pl.publish(v1.name, 1, actor="a", percent=10)
+
+
+def test_a_gray_release_limited_to_a_segment_leaves_everyone_else_on_the_stable_version() -> None:
+    pl = log()
+    v1 = pl.save(load_example("douyin_first_order"), actor="a")
+    pl.publish(v1.name, 1, actor="a")
+    lowered = changed_threshold(v1, ">= 199")
+    v2 = pl.save(PolicyVersion(v1.name, 0, v1.kind, lowered.document, v1.input_schema, ()), actor="a")
+    state = pl.publish(v1.name, v2.version, actor="a", percent=100 - 1e-9, segment={"channel": ["douyin"]})
+    douyin = {"channel": "douyin", "customer": {"first_order": True}, "order_total": 300.0}
+    taobao = {**douyin, "channel": "taobao"}
+    units = [f"OL-{i}" for i in range(300)]
+    assert all(state.serving(u, taobao) == 1 for u in units)
+    assert sum(state.serving(u, douyin) == v2.version for u in units) > 290
+    with pytest.raises(ValidationFailed):
+        pl.publish(v1.name, v2.version, actor="a", percent=50, segment={"channel": "douyin"})  # type: ignore[dict-item]

@@ -34,7 +34,8 @@ def _state_doc(state: PolicyState) -> dict[str, Any]:
         "stable": state.stable,
         "rollout": None
         if rollout is None
-        else {"stable": rollout.stable, "candidate": rollout.candidate, "percent": rollout.percent},
+        else {"stable": rollout.stable, "candidate": rollout.candidate, "percent": rollout.percent}
+        | ({"segment": {k: list(v) for k, v in rollout.segment}} if rollout.segment else {}),
         "versions": [
             {"version": v.version, "kind": v.kind, "note": v.note, "author": v.author, "digest": v.digest}
             for v in sorted(state.versions.values(), key=lambda v: v.version)
@@ -174,8 +175,11 @@ def router(runtime: PolicyRuntime) -> APIRouter:
             raise ValidationFailed([Problem("version", "type", "version must be a whole number")])
         if not isinstance(percent, (int, float)) or isinstance(percent, bool):
             raise ValidationFailed([Problem("percent", "type", "percent must be a number from 0 to 100")])
+        segment = body.get("segment")
+        if segment is not None and not isinstance(segment, dict):
+            raise ValidationFailed([Problem("segment", "type", 'segment must look like {"channel": ["douyin"]}')])
         state = await run_in_threadpool(
-            log.publish,
+            functools.partial(log.publish, segment=segment),
             name,
             version,
             actor=f"key:{who.key.key_id}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +41,9 @@ class PolicyState:
     rollout: Rollout | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
-    def serving(self, unit_id: str) -> int | None:
-        """The version a unit (an order or a customer) gets now."""
-        return self.rollout.choose(unit_id) if self.rollout is not None else self.stable
+    def serving(self, unit_id: str, attributes: Mapping[str, Any] | None = None) -> int | None:
+        """The version a unit (an order or a customer) with this decision input gets now."""
+        return self.rollout.choose(unit_id, attributes) if self.rollout is not None else self.stable
 
 
 def fold(name: str, events: list[StoredEvent]) -> PolicyState:
@@ -68,7 +69,8 @@ def fold(name: str, events: list[StoredEvent]) -> PolicyState:
                 state.stable, state.rollout = d["version"], None
             else:
                 stable = d.get("stable") or state.stable or d["version"]
-                state.rollout = Rollout(name, stable, d["version"], d["percent"], d.get("seed") or "seed")
+                segment = tuple((k, tuple(v)) for k, v in sorted((d.get("segment") or {}).items()))
+                state.rollout = Rollout(name, stable, d["version"], d["percent"], d.get("seed") or "seed", segment)
             entry["percent"] = d["percent"]
         elif e.type == "policy.rolled_back":
             state.stable, state.rollout = d["version"], None
@@ -122,7 +124,16 @@ class PolicyLog:
         )
         return saved
 
-    def publish(self, name: str, version: int, *, actor: str, percent: float = 100, reason: str = "") -> PolicyState:
+    def publish(
+        self,
+        name: str,
+        version: int,
+        *,
+        actor: str,
+        percent: float = 100,
+        reason: str = "",
+        segment: Mapping[str, list[Any]] | None = None,
+    ) -> PolicyState:
         """Serve `version` to `percent`% of traffic (100 = everyone); its golden tests must pass first."""
         state = self.state(name)
         chosen = self._version(state, version)
@@ -144,6 +155,18 @@ class PolicyLog:
             same = state.rollout is not None and state.rollout.candidate == version
             data["stable"] = state.rollout.stable if same and state.rollout else state.stable
             data["seed"] = state.rollout.seed if same and state.rollout else secrets.token_hex(8)
+            if segment:
+                if not all(isinstance(v, list) and v for v in segment.values()):
+                    raise ValidationFailed(
+                        [
+                            Problem(
+                                "segment",
+                                "format",
+                                'a segment maps fields to lists of values, e.g. {"channel": ["douyin"]}',
+                            )
+                        ]
+                    )
+                data["segment"] = dict(segment)
         self._write("policy.published", name, data, actor)
         return self.state(name)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from orderloom.core.errors import Problem, ValidationFailed
 
@@ -26,6 +28,9 @@ class Rollout:
     candidate: int
     percent: float
     seed: str
+    # Only units whose decision input matches every listed field take part, e.g.
+    # {"channel": ["douyin"], "customer.tier": ["gold", "platinum"]}; the rest get stable.
+    segment: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.percent <= 100:
@@ -40,10 +45,22 @@ class Rollout:
         """Buckets below this go to the candidate."""
         return round(self.percent * BUCKETS / 100)
 
-    def choose(self, unit_id: str) -> int:
+    def choose(self, unit_id: str, attributes: Mapping[str, Any] | None = None) -> int:
         """The version this unit gets; the same unit always lands in the same arm."""
+        if self.segment and not self.in_segment(attributes or {}):
+            return self.stable
         # A fixed range [0, threshold) means raising the percent only adds buckets to the candidate.
         return self.candidate if bucket(unit_id, self.seed) < self.threshold else self.stable
+
+    def in_segment(self, attributes: Mapping[str, Any]) -> bool:
+        """Whether a decision input falls inside the rollout's segment (dotted field paths)."""
+        for path, allowed in self.segment:
+            value: Any = attributes
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+            if value not in allowed:
+                return False
+        return True
 
     def with_percent(self, percent: float) -> Rollout:
         """The same rollout (same seed, so same buckets) at a new percentage."""

@@ -69,7 +69,7 @@ class PolicyRuntime:
     def decide(self, name: str, unit_id: str, data: dict[str, Any], *, trace: bool = False) -> Decision:
         """Evaluate the version this unit is served (sticky during a gray release)."""
         state = self.state(name)
-        version = state.serving(unit_id)
+        version = state.serving(unit_id, data)
         if version is None:
             raise NotFound(f"policy {name} has no published version")
         arm = "candidate" if state.rollout is not None and version == state.rollout.candidate else "stable"
