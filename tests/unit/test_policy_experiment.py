@@ -86,3 +86,11 @@ def test_a_planted_late_delivery_effect_shows_in_the_candidate_arm_only() -> Non
     assert on_time["stable"] > 0.85 and on_time["candidate"] < 0.7
     assert on_time["ci_high"] < 0  # the candidate is worse, and the interval says so
     assert rep["metrics"]["complaint"]["difference"] == 0
+
+
+def test_a_cost_difference_between_arms_comes_with_a_welch_interval() -> None:
+    from orderloom.policy.experiment import compare_means
+
+    r = compare_means([10.0, 11.0, 9.0, 10.0] * 25, [12.0, 13.0, 11.0, 12.0] * 25)
+    assert r["difference"] == 2.0 and r["ci_low"] > 1.5 and r["ci_high"] < 2.5
+    assert compare_means([1.0], [2.0])["difference"] is None

@@ -30,6 +30,7 @@ class Outcome:
     complaint: bool
     returned: bool
     split: bool
+    cost: float | None = None  # fulfilment cost from the order's routing decisions, in the order's currency
 
 
 def outcome(events: list[StoredEvent], dictionary: Dictionary) -> Outcome:
@@ -47,7 +48,14 @@ def outcome(events: list[StoredEvent], dictionary: Dictionary) -> Outcome:
     if delivered_at is not None and window_end:
         on_time = delivered_at <= parse_time(window_end)
     types = {e.type for e in events}
-    return Outcome(on_time, "complaint.opened" in types, "return.requested" in types, "order.split" in types)
+    costs = [float(e.data["cost"]) for e in events if e.type == "routing.decided" and "cost" in e.data]
+    return Outcome(
+        on_time,
+        "complaint.opened" in types,
+        "return.requested" in types,
+        "order.split" in types,
+        sum(costs) if costs else None,
+    )
 
 
 def assignments(log: Iterable[StoredEvent], policy: str) -> dict[str, tuple[str, int]]:
@@ -68,6 +76,18 @@ def compare(successes: tuple[int, int], totals: tuple[int, int]) -> dict[str, fl
     se = math.sqrt(ps * (1 - ps) / ns + pc * (1 - pc) / nc)
     diff = pc - ps
     return {"stable": ps, "candidate": pc, "difference": diff, "ci_low": diff - 1.96 * se, "ci_high": diff + 1.96 * se}
+
+
+def compare_means(stable: list[float], candidate: list[float]) -> dict[str, float | None]:
+    """Means of (stable, candidate), their difference and its 95% confidence interval (Welch)."""
+    if len(stable) < 2 or len(candidate) < 2:
+        return {"stable": None, "candidate": None, "difference": None, "ci_low": None, "ci_high": None}
+    ms, mc = sum(stable) / len(stable), sum(candidate) / len(candidate)
+    vs = sum((x - ms) ** 2 for x in stable) / (len(stable) - 1)
+    vc = sum((x - mc) ** 2 for x in candidate) / (len(candidate) - 1)
+    se = math.sqrt(vs / len(stable) + vc / len(candidate))
+    diff = mc - ms
+    return {"stable": ms, "candidate": mc, "difference": diff, "ci_low": diff - 1.96 * se, "ci_high": diff + 1.96 * se}
 
 
 def sample_ratio(counts: tuple[int, int], candidate_share: float) -> dict[str, float | bool]:
@@ -101,6 +121,9 @@ def report(
             "n": [len(known_s), len(known_c)],
             **compare((sum(known_s), sum(known_c)), (len(known_s), len(known_c))),
         }
+    costs_s = [o.cost for o in s if o.cost is not None]
+    costs_c = [o.cost for o in c if o.cost is not None]
+    metrics["cost_per_order"] = {"n": [len(costs_s), len(costs_c)], **compare_means(costs_s, costs_c)}
     doc: dict[str, Any] = {
         "policy": policy,
         "orders": {"stable": len(s), "candidate": len(c)},
