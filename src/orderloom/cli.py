@@ -546,12 +546,14 @@ def experiment_report_cmd(name: str) -> None:
         if m["difference"] is None:
             table.add_row(metric, f"{m['n'][0]} / {m['n'][1]}", "-", "-", "not enough data")
             continue
+        fmt = "{:,.2f}" if metric == "cost_per_order" else "{:.1%}"
+        sign = "{:+,.2f}" if metric == "cost_per_order" else "{:+.1%}"
         table.add_row(
             metric,
             f"{m['n'][0]} / {m['n'][1]}",
-            f"{m['stable']:.1%}",
-            f"{m['candidate']:.1%}",
-            f"{m['difference']:+.1%} [{m['ci_low']:+.1%}, {m['ci_high']:+.1%}]",
+            fmt.format(m["stable"]),
+            fmt.format(m["candidate"]),
+            f"{sign.format(m['difference'])} [{sign.format(m['ci_low'])}, {sign.format(m['ci_high'])}]",
         )
     out.print(table)
     srm = rep.get("sample_ratio")

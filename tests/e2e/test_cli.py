@@ -239,3 +239,17 @@ def test_policy_commands_save_test_publish_show_and_roll_back(tmp_path: Path) ->
     shown = run(tmp_path, "policy", "show", "douyin_first_order")
     assert "serving version 1" in shown.stdout and "policy.published" in shown.stdout
     assert run(tmp_path, "policy", "rollback", "douyin_first_order", "9").returncode == 1
+
+
+def test_experiment_report_prints_a_table_and_a_json_line(tmp_path: Path) -> None:
+    from importlib import resources
+
+    example = resources.files("orderloom.policy").joinpath("examples", "douyin_first_order.json")
+    src = tmp_path / "douyin.json"
+    src.write_text(example.read_text(encoding="utf-8"), "utf-8")
+    run(tmp_path, "policy", "save", str(src))
+    res = run(tmp_path, "experiment", "report", "douyin_first_order")
+    assert res.returncode == 0, res.stderr
+    last = json.loads(res.stdout.strip().splitlines()[-1])
+    assert last["policy"] == "douyin_first_order" and "cost_per_order" in last["metrics"]
+    assert run(tmp_path, "experiment", "report", "nope").returncode == 1
