@@ -8,14 +8,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orderloom import __version__
-from orderloom.api import admin_routes, errors, live_routes, policy_routes, status_routes
+from orderloom.api import admin_routes, errors, live_routes, policy_routes, routing_routes, status_routes
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services, build_services
 from orderloom.core.settings import Settings
 from orderloom.pipeline import InProcessPipeline
 from orderloom.policy.log import PolicyLog
 from orderloom.policy.runtime import PolicyRuntime
+from orderloom.routing.network import CHINA_YAML, load_network
 from orderloom.status.live import LogTail
+
+
+def no_signals(svc: Services) -> tuple[None, list[dict[str, object]]]:
+    """Until live signals are wired: an empty snapshot, nothing used."""
+    del svc
+    return None, []
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -52,6 +59,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(live_routes.router(tail))
     app.include_router(admin_routes.router())
     app.include_router(policy_routes.router(PolicyRuntime(PolicyLog(svc.intake))))
+    app.include_router(routing_routes.router(load_network(settings.network_path or CHINA_YAML), no_signals))
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and the log's head position")
     async def healthz() -> JSON:

@@ -55,6 +55,7 @@ class Settings:
     dictionary_paths: tuple[str, ...] = field(default_factory=tuple)
     max_batch: int = 1000
     max_body_bytes: int = 8 * 1024 * 1024
+    network_path: str = ""  # the fulfilment network YAML; empty: the shipped China network
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +70,7 @@ class Settings:
             dictionary_paths=paths,
             max_batch=_int(e, "ORDERLOOM_MAX_BATCH", cls.max_batch, 1, 100_000),
             max_body_bytes=_int(e, "ORDERLOOM_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 1 << 30),
+            network_path=e.get("ORDERLOOM_NETWORK") or "",
         )
 
 

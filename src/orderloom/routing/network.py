@@ -93,6 +93,13 @@ class Network:
                 return n
         raise KeyError(node_id)
 
+    def service(self, service_id: str) -> CarrierService:
+        """The carrier service with this id (KeyError if unknown)."""
+        for s in self.services:
+            if s.id == service_id:
+                return s
+        raise KeyError(service_id)
+
 
 def load_network(path: str | Path) -> Network:
     """Read and validate a network YAML file; errors name the file and the field."""
