@@ -53,3 +53,27 @@ def test_an_order_nothing_can_ship_gets_the_reasons_not_a_500(api: Api) -> None:
     assert r.status_code == 422 and "cannot be placed" in r.json()["error"]["message"]
     assert api.client.get("/v1/routing/decisions/OL-R-2", headers=ops).status_code == 404
     assert api.client.post("/v1/routing/orders/OL-NONE/route", headers=ops).status_code == 404
+
+
+def test_a_closed_road_reported_as_a_signal_moves_the_next_decision_and_is_recorded_with_it(api: Api) -> None:
+    ops = api.as_("ops")
+    assert api.client.post("/v1/orders", json=order_body(api, "OL-R-3"), headers=ops).status_code == 201
+    first = api.client.post("/v1/routing/decide", json=order_body(api, "x"), headers=ops).json()
+    usual = first["node"]
+    now = api.services.clock.now().isoformat()
+    signals = [
+        {"type": "lane.road_closed", "target": f"{usual}->南京", "value": {"closed": True}, "time": now},
+        {"type": "node.backlog", "target": "NO-SUCH-NODE", "value": {"hours": 3}, "time": now},
+        {"type": "weather.alert", "target": "南京", "value": {}, "time": now},
+    ]
+    r = api.client.post("/v1/signals", json=signals, headers=ops)
+    assert r.status_code == 207, r.text
+    res = r.json()["results"]
+    assert res[0]["status"] == "accepted"
+    assert res[1]["problems"][0]["field"] == "target" and res[2]["problems"][0]["field"] == "type"
+    current = api.client.get("/v1/signals/current", headers=ops).json()
+    assert f"{usual}->南京" in current["closed_lanes"]
+    routed = api.client.post("/v1/routing/orders/OL-R-3/route", headers=ops).json()
+    assert routed["node"] != usual
+    assert any(s["type"] == "lane.road_closed" for s in routed["signals"])
+    assert any("closed" in reason for reason in routed["excluded"].get(usual, []))

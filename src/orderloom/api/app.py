@@ -16,13 +16,9 @@ from orderloom.pipeline import InProcessPipeline
 from orderloom.policy.log import PolicyLog
 from orderloom.policy.runtime import PolicyRuntime
 from orderloom.routing.network import CHINA_YAML, load_network
+from orderloom.routing.signal_book import SignalBook
+from orderloom.routing.signals import load_registry
 from orderloom.status.live import LogTail
-
-
-def no_signals(svc: Services) -> tuple[None, list[dict[str, object]]]:
-    """Until live signals are wired: an empty snapshot, nothing used."""
-    del svc
-    return None, []
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -59,7 +55,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(live_routes.router(tail))
     app.include_router(admin_routes.router())
     app.include_router(policy_routes.router(PolicyRuntime(PolicyLog(svc.intake))))
-    app.include_router(routing_routes.router(load_network(settings.network_path or CHINA_YAML), no_signals))
+    network = load_network(settings.network_path or CHINA_YAML)
+    app.include_router(routing_routes.router(network, SignalBook(svc.intake, load_registry(), network)))
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and the log's head position")
     async def healthz() -> JSON:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from orderloom.api.auth import Caller, caller, services
@@ -18,7 +19,8 @@ from orderloom.core.ids import ulid
 from orderloom.policy.log import PolicyLog
 from orderloom.routing.decisions import decide, decision_data, order_for_routing
 from orderloom.routing.network import Network
-from orderloom.routing.scoring import Signals, Weights
+from orderloom.routing.scoring import Weights
+from orderloom.routing.signal_book import SignalBook, parse_when, record_signals
 
 PROFILE = "routing_default"  # the routing profile policy whose published version sets the weights
 
@@ -33,16 +35,16 @@ def weights_of(svc: Services) -> tuple[Weights, int]:
     return Weights(**{k: float(v) for k, v in doc.items() if k in known}), state.stable
 
 
-def router(network: Network, signals: Any) -> APIRouter:
-    """Routes under /v1/routing; `signals(svc)` gives the current snapshot and what it was built from."""
-    r = APIRouter(prefix="/v1/routing", tags=["routing"])
+def router(network: Network, book: SignalBook) -> APIRouter:
+    """Routes under /v1/routing and /v1/signals; decisions use the signals in force in `book`."""
+    r = APIRouter(prefix="/v1", tags=["routing"])
 
     def plan_for(svc: Services, oid: str, placed: dict[str, Any]) -> dict[str, Any]:
-        snapshot, used = signals(svc)
+        snapshot, used = book.current()
         weights, version = weights_of(svc)
         order = order_for_routing(oid, placed, svc.clock.now(), network)
         return decision_data(
-            decide(order, network, snapshot or Signals(), weights),
+            decide(order, network, snapshot, weights),
             network,
             profile=PROFILE,
             profile_version=max(version, 1),
@@ -50,7 +52,7 @@ def router(network: Network, signals: Any) -> APIRouter:
         ) | {"weights_version": version}
 
     @r.post(
-        "/decide",
+        "/routing/decide",
         summary="Dry run: how an order would be routed now, with alternatives and reasons (nothing recorded)",
         openapi_extra={
             "requestBody": {
@@ -80,7 +82,7 @@ def router(network: Network, signals: Any) -> APIRouter:
         return JSON(doc)
 
     @r.post(
-        "/orders/{oid}/route",
+        "/routing/orders/{oid}/route",
         summary="Route an order in the log and record the decision as routing.decided",
     )
     async def route(request: Request, oid: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
@@ -106,7 +108,7 @@ def router(network: Network, signals: Any) -> APIRouter:
             raise ValidationFailed(result.problems)
         return JSON({"oid": oid, "position": result.position, **doc}, status_code=201)
 
-    @r.get("/decisions/{oid}", summary="The order's latest routing decision and why")
+    @r.get("/routing/decisions/{oid}", summary="The order's latest routing decision and why")
     async def explain(request: Request, oid: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
         who.require("verify")
         events = await run_in_threadpool(services(request).reader.events, oid)
@@ -115,5 +117,66 @@ def router(network: Network, signals: Any) -> APIRouter:
             raise NotFound(f"order {oid} has not been routed yet")
         last = decided[-1]
         return JSON({"oid": oid, "time": last.time, "actor": last.actor, **last.data})
+
+    @r.post(
+        "/signals",
+        summary="Report live signals (backlog, AGV online rate, weather alert, road closure...); each is an event",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "example": [
+                            {
+                                "type": "node.backlog",
+                                "target": "SH-CWH",
+                                "value": {"hours": 20},
+                                "time": "2026-05-01T08:00:00+08:00",
+                            },
+                            {
+                                "type": "lane.road_closed",
+                                "target": "SH-CWH->南京",
+                                "value": {"closed": True, "road": "沪宁高速"},
+                                "time": "2026-05-01T08:00:00+08:00",
+                            },
+                        ]
+                    }
+                },
+            }
+        },
+    )
+    async def report(request: Request, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("write")
+        body = await json_body(request, 1024 * 1024)
+        raws = body if isinstance(body, list) else [body]
+        if not raws or len(raws) > 1000:
+            raise ValidationFailed([Problem("(body)", "max_items", "send 1 to 1,000 signals at a time")])
+        svc = services(request)
+        results = await run_in_threadpool(
+            functools.partial(record_signals, actor=f"key:{who.key.key_id}"), svc.intake, raws, book.registry, network
+        )
+        counts = {s: sum(1 for x in results if x.status == s) for s in ("accepted", "duplicate", "rejected")}
+        stored = counts["accepted"] + counts["duplicate"]
+        status = 200 if counts["rejected"] == 0 else (207 if stored else 422)
+        return JSON({**counts, "results": [x.as_dict() for x in results]}, status_code=status)
+
+    @r.get("/signals/current", summary="The signals in force now (or at `at`) and their effect on the network")
+    async def current(
+        who: Annotated[Caller, Depends(caller)],
+        at: Annotated[str | None, Query(description="replay: the snapshot as it was at this time")] = None,
+    ) -> JSON:
+        who.require("verify")
+        snap, used = await run_in_threadpool(book.current, parse_when(at))
+        return JSON(
+            {
+                "nodes": {
+                    n: {"backlog_hours": s.backlog_hours, "sorting_idle_rate": s.sorting_idle_rate, "down": s.down}
+                    for n, s in snap.nodes.items()
+                },
+                "closed_cities": sorted(snap.closed_cities),
+                "closed_lanes": sorted(f"{a}->{b}" for a, b in snap.closed_lanes),
+                "signals_used": used,
+            }
+        )
 
     return r

@@ -18,10 +18,18 @@ from orderloom.routing.scoring import Decision, Order, OrderLine, Plan, Signals,
 TIERS = {"vip": "vip", "platinum": "vip", "gold": "vip", "silver": "standard", "standard": "standard"}
 
 
+def network_city(city: str, network: Network) -> str:
+    """The network's spelling of a city: shops write 南京市, the network (and signals) say 南京."""
+    known = {n.city for n in network.nodes}
+    if city not in known and city.endswith("市") and city[:-1] in known:
+        return city[:-1]
+    return city
+
+
 def order_for_routing(oid: str, placed: dict[str, Any], now: datetime, network: Network) -> Order:
     """The scorer's view of an `order.placed` payload; ValidationFailed names what routing lacks."""
     dest = placed.get("destination") or {}
-    city = str(dest.get("city") or "")
+    city = network_city(str(dest.get("city") or ""), network)
     lat, lng = dest.get("lat"), dest.get("lng")
     if lat is None or lng is None:
         # Without a geocode, the city's own nodes locate it well enough to route.
