@@ -40,6 +40,8 @@ def test_any_json_body_gets_a_readable_answer_and_no_server_error(api: Api, body
         "/v1/policies/p1/publish",
         "/v1/policies/p1/decide",
         "/v1/routing/decide",
+        "/v1/routing/reroute",
+        "/v1/signals",
         "/v1/policies/p1/rollback",
     ):
         r = api.client.post(path, json=body, headers=api.as_("admin"))

@@ -77,3 +77,38 @@ def test_a_closed_road_reported_as_a_signal_moves_the_next_decision_and_is_recor
     assert routed["node"] != usual
     assert any(s["type"] == "lane.road_closed" for s in routed["signals"])
     assert any("closed" in reason for reason in routed["excluded"].get(usual, []))
+
+
+def _views_caught_up(api: Api) -> None:
+    import time
+
+    deadline = time.monotonic() + 10
+    while api.services.views.checkpoint("order_status") < api.services.store.last_position():
+        assert time.monotonic() < deadline, "the status view did not catch up"
+        time.sleep(0.02)
+
+
+def test_a_node_going_down_moves_its_open_orders_in_one_batch_previewed_first(api: Api) -> None:
+    ops = api.as_("ops")
+    for i in range(5):
+        api.client.post("/v1/orders", json=order_body(api, f"OL-B-{i}"), headers=ops)
+        assert api.client.post(f"/v1/routing/orders/OL-B-{i}/route", headers=ops).status_code == 201
+    node = api.client.get("/v1/routing/decisions/OL-B-0", headers=ops).json()["node"]
+    _views_caught_up(api)
+    quiet = api.client.post("/v1/routing/reroute", json={}, headers=ops).json()
+    assert quiet["considered"] == 5 and quiet["moved"] == 0  # nothing changed: nothing moves
+    now = api.services.clock.now().isoformat()
+    down = {"type": "node.down", "target": node, "value": {"down": True}, "time": now}
+    assert api.client.post("/v1/signals", json=[down], headers=ops).status_code == 200
+    before = api.services.store.last_position()
+    preview = api.client.post("/v1/routing/reroute", json={"trigger": "equipment_down"}, headers=ops).json()
+    assert preview["moved"] == 5 and all(m["from_node"] == node and m["node"] != node for m in preview["moves"])
+    assert api.services.store.last_position() == before  # a preview writes nothing
+    applied = api.client.post(
+        "/v1/routing/reroute", json={"trigger": "equipment_down", "apply": True}, headers=ops
+    ).json()
+    assert applied["applied"] and applied["moved"] == 5
+    chain = api.client.get("/v1/orders/OL-B-3/chain", headers=ops).json()
+    assert chain["steps"][-1]["type"] == "routing.rerouted" and chain["steps"][-1]["data"]["node"] != node
+    bad = api.client.post("/v1/routing/reroute", json={"trigger": "aliens"}, headers=ops)
+    assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["field"] == "trigger"

@@ -17,12 +17,22 @@ from orderloom.core.envelope import format_time
 from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.core.ids import ulid
 from orderloom.policy.log import PolicyLog
+from orderloom.routing.batch import apply_batch, plan_batch
 from orderloom.routing.decisions import decide, decision_data, order_for_routing
 from orderloom.routing.network import Network
 from orderloom.routing.scoring import Weights
 from orderloom.routing.signal_book import SignalBook, parse_when, record_signals
 
-PROFILE = "routing_default"  # the routing profile policy whose published version sets the weights
+PROFILE = "routing_default"
+TRIGGERS = (
+    "road_closure",
+    "weather",
+    "node_overload",
+    "equipment_down",
+    "stock_out",
+    "carrier_capacity",
+    "manual",
+)  # the routing profile policy whose published version sets the weights
 
 
 def weights_of(svc: Services) -> tuple[Weights, int]:
@@ -117,6 +127,52 @@ def router(network: Network, book: SignalBook) -> APIRouter:
             raise NotFound(f"order {oid} has not been routed yet")
         last = decided[-1]
         return JSON({"oid": oid, "time": last.time, "actor": last.actor, **last.data})
+
+    @r.post(
+        "/routing/reroute",
+        summary="Re-route every open order under the signals in force: preview (default) or apply",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"example": {"apply": False, "trigger": "road_closure", "move_penalty": 5.0}}
+                },
+            }
+        },
+    )
+    async def batch_reroute(request: Request, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("write")
+        body = await json_body(request, 64 * 1024)
+        if not isinstance(body, dict):
+            raise ValidationFailed([Problem("(body)", "type", 'send {"apply": false, "trigger": "road_closure"}')])
+        apply, trigger, penalty = body.get("apply", False), body.get("trigger", "manual"), body.get("move_penalty", 5.0)
+        if not isinstance(apply, bool):
+            raise ValidationFailed([Problem("apply", "type", "apply must be true or false")])
+        if trigger not in TRIGGERS:
+            raise ValidationFailed([Problem("trigger", "enum", f"trigger must be one of: {', '.join(TRIGGERS)}")])
+        if not isinstance(penalty, (int, float)) or isinstance(penalty, bool) or penalty < 0:
+            raise ValidationFailed([Problem("move_penalty", "minimum", "move_penalty must be a number of 0 or more")])
+        svc = services(request)
+        weights, version = await run_in_threadpool(weights_of, svc)
+        batch = await run_in_threadpool(plan_batch, svc, network, book.current(), weights, float(penalty))
+        doc = batch.as_dict() | {"applied": False}
+        if apply:
+            results = await run_in_threadpool(
+                functools.partial(
+                    apply_batch,
+                    trigger=trigger,
+                    profile=PROFILE,
+                    profile_version=version,
+                    actor=f"key:{who.key.key_id}",
+                ),
+                svc,
+                batch,
+            )
+            rejected = [x.as_dict() for x in results if x.status == "rejected"]
+            if rejected:
+                raise ValidationFailed([Problem("(batch)", "rejected", f"nothing applied: {rejected[0]}")])
+            doc["applied"] = True
+        return JSON(doc)
 
     @r.post(
         "/signals",
