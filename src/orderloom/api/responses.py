@@ -15,3 +15,11 @@ class JSON(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def batch_answer(results: list[Any]) -> JSON:
+    """Per-item results of a batch: 200 all stored, 207 some rejected, 422 none stored."""
+    counts = {s: sum(1 for x in results if x.status == s) for s in ("accepted", "duplicate", "rejected")}
+    stored = counts["accepted"] + counts["duplicate"]
+    status = 200 if counts["rejected"] == 0 else (207 if stored else 422)
+    return JSON({**counts, "results": [x.as_dict() for x in results]}, status_code=status)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orderloom.api.auth import Caller, caller, services
 from orderloom.api.body import json_body
-from orderloom.api.responses import JSON
+from orderloom.api.responses import JSON, batch_answer
 from orderloom.bootstrap import Services
 from orderloom.core.envelope import format_time
 from orderloom.core.errors import NotFound, Problem, ValidationFailed
@@ -211,10 +211,7 @@ def router(network: Network, book: SignalBook) -> APIRouter:
         results = await run_in_threadpool(
             functools.partial(record_signals, actor=f"key:{who.key.key_id}"), svc.intake, raws, book.registry, network
         )
-        counts = {s: sum(1 for x in results if x.status == s) for s in ("accepted", "duplicate", "rejected")}
-        stored = counts["accepted"] + counts["duplicate"]
-        status = 200 if counts["rejected"] == 0 else (207 if stored else 422)
-        return JSON({**counts, "results": [x.as_dict() for x in results]}, status_code=status)
+        return batch_answer(results)
 
     @r.get("/signals/current", summary="The signals in force now (or at `at`) and their effect on the network")
     async def current(

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orderloom.api.auth import Caller, caller, services
 from orderloom.api.body import json_body
-from orderloom.api.responses import JSON
+from orderloom.api.responses import JSON, batch_answer
 from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.dictionary.model import Dictionary
 from orderloom.status.intake import ref_key
@@ -128,10 +128,7 @@ def router(dictionary: Dictionary) -> APIRouter:
                 ]
             )
         results = await run_in_threadpool(svc.intake.record, body, atomic=atomic)
-        counts = {s: sum(1 for x in results if x.status == s) for s in ("accepted", "duplicate", "rejected")}
-        stored = counts["accepted"] + counts["duplicate"]
-        status = 200 if counts["rejected"] == 0 else (207 if stored else 422)
-        return JSON({**counts, "results": [x.as_dict() for x in results]}, status_code=status)
+        return batch_answer(results)
 
     @r.get("/orders/lookup", summary="Find an order by a source system's order number")
     async def lookup(

@@ -47,30 +47,12 @@ class Evaluator:
 
     def evaluate(self, name: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
         """The decision of `name@version` for `data`, with a `policy`/`version` trace."""
-        key = f"{name}@{version}"
-        validator = self._validators.get(key)
-        if validator is None:
-            raise NotFound(f"policy {name} version {version} is not loaded")
-        if problems := input_problems(validator, data):
-            raise ValidationFailed(problems)
-        try:
-            result: dict[str, Any] = self._engine.evaluate(key, data)["result"]
-        except RuntimeError as exc:
-            raise EvaluationFailed(f"policy {name} version {version} failed: {zen_reason(exc)}") from exc
-        return {**result, "policy": name, "version": version}
+        out = self._run(name, version, data, None)
+        return {**out["result"], "policy": name, "version": version}
 
     def evaluate_traced(self, name: str, version: int, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Like `evaluate`, plus the ids of the table rules that matched (slower: for recorded decisions)."""
-        key = f"{name}@{version}"
-        validator = self._validators.get(key)
-        if validator is None:
-            raise NotFound(f"policy {name} version {version} is not loaded")
-        if problems := input_problems(validator, data):
-            raise ValidationFailed(problems)
-        try:
-            out = self._engine.evaluate(key, data, {"trace": True})
-        except RuntimeError as exc:
-            raise EvaluationFailed(f"policy {name} version {version} failed: {zen_reason(exc)}") from exc
+        out = self._run(name, version, data, {"trace": True})
         rules = []
         for node in (out.get("trace") or {}).values():
             trace = node.get("traceData") if isinstance(node, dict) else None
@@ -78,6 +60,20 @@ class Evaluator:
             if isinstance(rule, dict) and rule.get("_id"):
                 rules.append(f"{node.get('id')}/{rule['_id']}")
         return {**out["result"], "policy": name, "version": version}, rules
+
+    def _run(
+        self, name: str, version: int, data: dict[str, Any], options: zen.DecisionEvaluateOptions | None
+    ) -> zen.EvaluateResponse:
+        key = f"{name}@{version}"
+        validator = self._validators.get(key)
+        if validator is None:
+            raise NotFound(f"policy {name} version {version} is not loaded")
+        if problems := input_problems(validator, data):
+            raise ValidationFailed(problems)
+        try:
+            return self._engine.evaluate(key, data, options)
+        except RuntimeError as exc:
+            raise EvaluationFailed(f"policy {name} version {version} failed: {zen_reason(exc)}") from exc
 
     def _load(self, key: str) -> zen.ZenDecisionContent:
         return self._contents[key]
