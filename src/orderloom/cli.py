@@ -561,3 +561,57 @@ def experiment_report_cmd(name: str) -> None:
         verdict = "MISMATCH: do not trust this experiment" if srm["mismatch"] else "ok"
         out.print(f"sample ratio: chi2 {srm['chi2']:.2f}, p {srm['p_value']:.4f} ({verdict})")
     print(orjson.dumps(rep).decode())
+
+
+@main.command()
+@click.argument("scenario")
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Choice(["nearest", "cheapest", "dynamic"]),
+    help="routing policy to run (repeat to compare; default: dynamic)",
+)
+@click.option("--record/--no-record", default=True, show_default=True, help="write the events into the store")
+def simulate(scenario: str, policies: tuple[str, ...], record: bool) -> None:
+    """Run the network digital twin on SCENARIO (a YAML file, or a shipped one: storm_nanjing, ...)."""
+    from importlib import resources
+
+    from orderloom.sim.twin import load_scenario
+    from orderloom.sim.twin import simulate as run_twin
+
+    path = Path(scenario)
+    if not path.exists():
+        shipped = Path(str(resources.files("orderloom.sim").joinpath("scenarios", f"{scenario}.yaml")))
+        if not shipped.exists():
+            raise click.ClickException(
+                f"no scenario file {scenario}; shipped ones: east_china_congestion, storm_nanjing, promo_peak"
+            )
+        path = shipped
+    try:
+        sc = load_scenario(path)
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    svc = _services() if record else None
+    try:
+
+        def write(batch: list[dict[str, Any]]) -> None:
+            assert svc is not None
+            rejected = [r for r in svc.intake.record(batch) if r.status == "rejected"]
+            if rejected:
+                raise click.ClickException(f"the store refused a simulated event: {rejected[0].as_dict()}")
+
+        for policy in policies or ("dynamic",):
+            with _progress() as bar:
+                task = bar.add_task(f"{path.stem} · {policy}", total=sc.days * 24)
+
+                def advance(hour: int, total: int, task: Any = task, bar: Any = bar) -> None:
+                    bar.update(task, completed=hour, total=total)
+
+                report = run_twin(sc, policy, record=write if svc is not None else None, progress=advance)  # type: ignore[arg-type]
+            out.print("\n".join(report.lines()))
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if svc is not None:
+            svc.close()

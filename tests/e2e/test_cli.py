@@ -253,3 +253,10 @@ def test_experiment_report_prints_a_table_and_a_json_line(tmp_path: Path) -> Non
     last = json.loads(res.stdout.strip().splitlines()[-1])
     assert last["policy"] == "douyin_first_order" and "cost_per_order" in last["metrics"]
     assert run(tmp_path, "experiment", "report", "nope").returncode == 1
+
+
+def test_simulate_runs_a_shipped_scenario_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    res = run(tmp_path, "simulate", "storm_nanjing", "--policy", "dynamic", "--no-record")
+    assert res.returncode == 0, res.stderr
+    assert "interrupted orders 0" in res.stdout
+    assert run(tmp_path, "simulate", "no_such_scenario").returncode == 1
