@@ -112,3 +112,27 @@ def test_a_node_going_down_moves_its_open_orders_in_one_batch_previewed_first(ap
     assert chain["steps"][-1]["type"] == "routing.rerouted" and chain["steps"][-1]["data"]["node"] != node
     bad = api.client.post("/v1/routing/reroute", json={"trigger": "aliens"}, headers=ops)
     assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["field"] == "trigger"
+
+
+def test_a_published_routing_profile_sets_the_weights_and_its_filters_are_never_traded_away(api: Api) -> None:
+    ops, admin = api.as_("ops"), api.as_("admin")
+    body = order_body(api, "x")
+    usual = api.client.post("/v1/routing/decide", json=body, headers=ops).json()["node"]
+    profile = {
+        "kind": "routing_profile",
+        "document": {"weights": {"cost": 1.0, "lateness": 8.0}, "exclude_nodes": [usual]},
+        "input_schema": {"type": "object", "properties": {}},
+        "note": "the usual node is under audit",
+    }
+    r = api.client.post("/v1/policies/routing_default/versions", json=profile, headers=ops)
+    assert r.status_code == 201, r.text
+    assert (
+        api.client.post("/v1/policies/routing_default/publish", json={"version": 1}, headers=admin).status_code == 200
+    )
+    decided = api.client.post("/v1/routing/decide", json=body, headers=ops).json()
+    assert decided["node"] != usual and decided["policy_version"] == 1
+    assert all(leg["node"] != usual for alt in decided["alternatives"] for leg in alt["legs"])
+    bad = {**profile, "document": {"weights": {"speed": 2.0}, "node_kinds": ["castle"]}}
+    refused = api.client.post("/v1/policies/routing_default/versions", json=bad, headers=ops)
+    fields = {p["field"] for p in refused.json()["error"]["problems"]}
+    assert refused.status_code == 422 and {"document.weights.speed", "document.node_kinds"} <= fields

@@ -78,7 +78,7 @@ def test_an_input_schema_that_is_not_json_schema_is_reported() -> None:
 
 def test_a_routing_profile_with_a_negative_weight_is_reported() -> None:
     schema = {"type": "object", "properties": {}}
-    good = PolicyVersion("p", 1, "routing_profile", {"weights": {"cost": 0.6, "time": 0.4}}, schema)
+    good = PolicyVersion("p", 1, "routing_profile", {"weights": {"cost": 0.6, "lateness": 0.4}}, schema)
     bad = replace(good, document={"weights": {"cost": -1}}, digest="")
     assert lint(good) == []
     assert [p.field for p in lint(bad)] == ["document.weights.cost"]

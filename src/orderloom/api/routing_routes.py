@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from orderloom.policy.log import PolicyLog
 from orderloom.routing.batch import apply_batch, plan_batch
 from orderloom.routing.decisions import decide, decision_data, order_for_routing
 from orderloom.routing.network import Network
-from orderloom.routing.scoring import Weights
+from orderloom.routing.profile import RoutingProfile
 from orderloom.routing.signal_book import SignalBook, parse_when, record_signals
 
 PROFILE = "routing_default"
@@ -35,14 +34,12 @@ TRIGGERS = (
 )  # the routing profile policy whose published version sets the weights
 
 
-def weights_of(svc: Services) -> tuple[Weights, int]:
-    """The weights of the published routing profile (version 0: built-in defaults)."""
+def profile_of(svc: Services) -> tuple[RoutingProfile, int]:
+    """The published routing profile (version 0: built-in weights, no filters)."""
     state = PolicyLog(svc.intake).state(PROFILE)
     if state.stable is None:
-        return Weights(), 0
-    doc = state.versions[state.stable].document.get("weights", {})
-    known = {f.name for f in dataclasses.fields(Weights)}
-    return Weights(**{k: float(v) for k, v in doc.items() if k in known}), state.stable
+        return RoutingProfile(), 0
+    return RoutingProfile.from_document(state.versions[state.stable].document), state.stable
 
 
 def router(network: Network, book: SignalBook) -> APIRouter:
@@ -51,10 +48,10 @@ def router(network: Network, book: SignalBook) -> APIRouter:
 
     def plan_for(svc: Services, oid: str, placed: dict[str, Any]) -> dict[str, Any]:
         snapshot, used = book.current()
-        weights, version = weights_of(svc)
+        profile, version = profile_of(svc)
         order = order_for_routing(oid, placed, svc.clock.now(), network)
         return decision_data(
-            decide(order, network, snapshot, weights),
+            decide(order, profile.candidates(network), snapshot, profile.weights),
             network,
             profile=PROFILE,
             profile_version=max(version, 1),
@@ -153,8 +150,10 @@ def router(network: Network, book: SignalBook) -> APIRouter:
         if not isinstance(penalty, (int, float)) or isinstance(penalty, bool) or penalty < 0:
             raise ValidationFailed([Problem("move_penalty", "minimum", "move_penalty must be a number of 0 or more")])
         svc = services(request)
-        weights, version = await run_in_threadpool(weights_of, svc)
-        batch = await run_in_threadpool(plan_batch, svc, network, book.current(), weights, float(penalty))
+        profile, version = await run_in_threadpool(profile_of, svc)
+        batch = await run_in_threadpool(
+            plan_batch, svc, profile.candidates(network), book.current(), profile.weights, float(penalty)
+        )
         doc = batch.as_dict() | {"applied": False}
         if apply:
             results = await run_in_threadpool(

@@ -118,8 +118,32 @@ def _routing_profile(document: Any) -> list[Problem]:
     weights = document.get("weights")
     if not isinstance(weights, dict) or not weights:
         return [Problem("document.weights", "structure", "a routing profile needs at least one weight")]
-    return [
+    problems = [
         Problem(f"document.weights.{k}", "weight", f"weight {k!r} must be a number of 0 or more, not {v!r}")
         for k, v in weights.items()
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0
     ]
+    known = {"cost", "lateness", "load", "split_penalty", "co2", "radius_stretch"}
+    problems += [
+        Problem(
+            f"document.weights.{k}",
+            "known_weight",
+            f"{k!r} is not a weight the router knows ({', '.join(sorted(known))})",
+        )
+        for k in weights
+        if k not in known
+    ]
+    # Candidate filters: hard constraints of the profile, applied before any scoring.
+    for key in ("exclude_nodes", "node_kinds", "services"):
+        value = document.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(x, str) for x in value)):
+            problems.append(Problem(f"document.{key}", "type", f"{key} must be a list of names"))
+    kinds = document.get("node_kinds")
+    if isinstance(kinds, list):
+        allowed = {"central_wh", "forward_wh", "store", "pickup_point"}
+        problems += [
+            Problem("document.node_kinds", "enum", f"{k!r} is not a node kind ({', '.join(sorted(allowed))})")
+            for k in kinds
+            if k not in allowed
+        ]
+    return problems

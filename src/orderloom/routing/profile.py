@@ -1,0 +1,48 @@
+"""A routing profile (a published policy) as the router uses it: weights plus candidate filters.
+
+The filters are hard constraints of the business ("never from stores", "not
+from a node under audit", "only next-day and same-city"): they remove
+candidates before scoring, so no weight can ever trade them away.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from orderloom.routing.network import Network
+from orderloom.routing.scoring import Weights
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingProfile:
+    """Weights and candidate filters from a routing profile document."""
+
+    weights: Weights = field(default_factory=Weights)
+    exclude_nodes: frozenset[str] = frozenset()
+    node_kinds: frozenset[str] | None = None  # None: every kind
+    services: frozenset[str] | None = None  # None: every service
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> RoutingProfile:
+        """Read a linted routing profile document."""
+        known = {f.name for f in dataclasses.fields(Weights)}
+        weights = Weights(**{k: float(v) for k, v in (doc.get("weights") or {}).items() if k in known})
+        kinds, services = doc.get("node_kinds"), doc.get("services")
+        return cls(
+            weights,
+            frozenset(doc.get("exclude_nodes") or ()),
+            frozenset(kinds) if kinds else None,
+            frozenset(services) if services else None,
+        )
+
+    def candidates(self, network: Network) -> Network:
+        """The network with only the nodes and services this profile allows."""
+        nodes = tuple(
+            n
+            for n in network.nodes
+            if n.id not in self.exclude_nodes and (self.node_kinds is None or n.kind in self.node_kinds)
+        )
+        services = tuple(s for s in network.services if self.services is None or s.id in self.services)
+        return Network(nodes, services)
