@@ -111,3 +111,30 @@ def test_shadow_mode_replays_recorded_decisions_through_a_draft_and_reports_what
     assert api.client.get(f"/v1/policies/{NAME}", headers=ops).json()["stable"] == 1
     bad = api.client.get(f"/v1/policies/{NAME}/versions/2/shadow", params={"since": "soon"}, headers=ops)
     assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["field"] == "since"
+
+
+def test_a_shadow_version_answers_beside_live_decisions_without_acting(api: Api) -> None:
+    ops, admin = api.as_("ops"), api.as_("admin")
+    api.client.post(f"/v1/policies/{NAME}/versions", json=version_body(), headers=ops)
+    api.client.post(f"/v1/policies/{NAME}/publish", json={"version": 1}, headers=admin)
+    api.client.post(f"/v1/policies/{NAME}/versions", json=version_body(">= 199"), headers=ops)
+    state = api.client.post(f"/v1/policies/{NAME}/shadow", json={"version": 2}, headers=ops).json()
+    assert state["shadow"] == 2 and state["stable"] == 1
+    placed = copy.deepcopy(dict(api.services.dictionary.types["order.placed"].example["data"]))
+    placed.pop("source_refs", None)
+    for i, total in enumerate((250.0, 350.0)):
+        body = {**copy.deepcopy(placed), "oid": f"OL-LS-{i}", "time": "2026-05-01T08:00:00+08:00"}
+        body["customer"]["id"] = f"C-{i}"
+        api.client.post("/v1/orders", json=body, headers=ops)
+        data = {"channel": "douyin", "customer": {"first_order": True}, "order_total": total}
+        r = api.client.post(
+            f"/v1/policies/{NAME}/decide", json={"unit": f"C-{i}", "oid": f"OL-LS-{i}", "input": data}, headers=ops
+        )
+        assert r.json()["version"] == 1  # live traffic is still served by the published version
+    rep = api.client.get(f"/v1/policies/{NAME}/shadow/live", headers=ops).json()
+    assert (
+        rep["shadows"] == [{**rep["shadows"][0], "version": 2, "compared": 2, "differ": 1}]
+        and rep["shadows"][0]["examples"][0]["oid"] == "OL-LS-0"
+    )
+    stopped = api.client.post(f"/v1/policies/{NAME}/shadow", json={"version": None}, headers=ops).json()
+    assert stopped["shadow"] is None

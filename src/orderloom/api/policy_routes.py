@@ -19,6 +19,7 @@ from orderloom.policy.model import GoldenCase, PolicyVersion
 from orderloom.policy.runtime import (
     PolicyRuntime,
     experiment_report,
+    live_shadow_report,
     policy_health,
     record_decision,
     shadow_report,
@@ -32,6 +33,7 @@ def _state_doc(state: PolicyState) -> dict[str, Any]:
     return {
         "name": state.name,
         "stable": state.stable,
+        "shadow": state.shadow,
         "rollout": None
         if rollout is None
         else {"stable": rollout.stable, "candidate": rollout.candidate, "percent": rollout.percent}
@@ -186,6 +188,7 @@ def router(runtime: PolicyRuntime) -> APIRouter:
             percent=float(percent),
             reason=str(body.get("reason", "")),
         )
+        runtime.invalidate(name)  # served at once by this worker; others within REFRESH_S
         return JSON(_state_doc(state))
 
     @r.post(
@@ -208,6 +211,7 @@ def router(runtime: PolicyRuntime) -> APIRouter:
         state = await run_in_threadpool(
             log.rollback, name, body["version"], actor=f"key:{who.key.key_id}", reason=str(body.get("reason", ""))
         )
+        runtime.invalidate(name)  # served at once by this worker; others within REFRESH_S
         return JSON(_state_doc(state))
 
     @r.get("/{name}/health", summary="Invocations, rule hits, rules never hit, latency, deviation from execution")
@@ -219,6 +223,26 @@ def router(runtime: PolicyRuntime) -> APIRouter:
     ) -> JSON:
         who.require("verify")
         return JSON(await run_in_threadpool(policy_health, services(request), name, threshold))
+
+    @r.post(
+        "/{name}/shadow",
+        summary="Evaluate a version beside every recorded live decision, acting on nothing (null stops it)",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"example": {"version": 2}}}}},
+    )
+    async def set_shadow(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("write")
+        body = _fields(await json_body(request, 64 * 1024), "version")
+        version = body["version"]
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+            raise ValidationFailed([Problem("version", "type", "version must be a whole number, or null to stop")])
+        state = await run_in_threadpool(functools.partial(log.set_shadow, actor=f"key:{who.key.key_id}"), name, version)
+        runtime.invalidate(name)  # served at once by this worker; others within REFRESH_S
+        return JSON(_state_doc(state))
+
+    @r.get("/{name}/shadow/live", summary="How the shadow version's answers differed from live decisions")
+    async def shadow_live(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("verify")
+        return JSON(await run_in_threadpool(live_shadow_report, services(request), name))
 
     @r.get("/{name}/experiment", summary="A/B report: outcomes per arm with 95% CIs and a sample-ratio check")
     async def experiment(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:

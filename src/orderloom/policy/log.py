@@ -39,6 +39,7 @@ class PolicyState:
     versions: dict[int, PolicyVersion] = field(default_factory=dict)
     stable: int | None = None
     rollout: Rollout | None = None
+    shadow: int | None = None  # a version evaluated beside live decisions, acting on nothing
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def serving(self, unit_id: str, attributes: Mapping[str, Any] | None = None) -> int | None:
@@ -74,6 +75,8 @@ def fold(name: str, events: list[StoredEvent]) -> PolicyState:
             entry["percent"] = d["percent"]
         elif e.type == "policy.rolled_back":
             state.stable, state.rollout = d["version"], None
+        elif e.type == "policy.shadowed":
+            state.shadow = d["version"]
         elif e.type == "policy.deviation_alert":
             entry["rate"] = d["rate"]
         state.history.append(entry)
@@ -189,6 +192,13 @@ class PolicyLog:
         self._write(
             "policy.deviation_alert", name, data, "system:policy-health", event_id=f"deviation-{name}-v{version}-{day}"
         )
+
+    def set_shadow(self, name: str, version: int | None, *, actor: str) -> PolicyState:
+        """Evaluate `version` beside every recorded live decision (None stops it); it never acts."""
+        if version is not None:
+            self._version(self.state(name), version)
+        self._write("policy.shadowed", name, {"name": name, "version": version}, actor)
+        return self.state(name)
 
     def _version(self, state: PolicyState, version: int) -> PolicyVersion:
         if version not in state.versions:

@@ -36,6 +36,7 @@ class Decision:
     result: dict[str, Any]
     rules: tuple[str, ...] = ()  # matched table rules, when traced
     micros: float = 0.0  # evaluation time
+    shadow: dict[str, Any] | None = None  # the shadow version's answer, when one is set and traced
 
 
 class PolicyRuntime:
@@ -66,6 +67,11 @@ class PolicyRuntime:
             self._states[name] = (state, seq, time.monotonic())
         return state
 
+    def invalidate(self, name: str) -> None:
+        """Forget the cached state, so a change made through this process is served at once."""
+        with self._lock:
+            self._states.pop(name, None)
+
     def decide(self, name: str, unit_id: str, data: dict[str, Any], *, trace: bool = False) -> Decision:
         """Evaluate the version this unit is served (sticky during a gray release)."""
         state = self.state(name)
@@ -79,7 +85,16 @@ class PolicyRuntime:
         else:
             result, rules = self.evaluator.evaluate(name, version, data), []
         micros = (time.perf_counter() - started) * 1e6
-        return Decision(name, version, arm, result, tuple(rules), micros)
+        shadow = None
+        if trace and state.shadow is not None and state.shadow != version:
+            try:
+                would = self.evaluator.evaluate(name, state.shadow, data)
+                same = {k: v for k, v in would.items() if k not in ("policy", "version")}
+                live = {k: v for k, v in result.items() if k not in ("policy", "version")}
+                shadow = {"version": state.shadow, "result": same, "differs": same != live}
+            except OrderloomError as exc:  # a shadow must never break the live decision
+                shadow = {"version": state.shadow, "error": str(exc)[:300], "differs": True}
+        return Decision(name, version, arm, result, tuple(rules), micros, shadow)
 
 
 def record_decision(svc: Services, oid: str, unit: str, d: Decision, data: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +115,7 @@ def record_decision(svc: Services, oid: str, unit: str, d: Decision, data: dict[
             "result": d.result,
             "rules": list(d.rules),
             "eval_us": round(d.micros, 1),
+            **({"shadow": d.shadow} if d.shadow is not None else {}),
         },
     }
     result = svc.intake.record([raw])[0]
@@ -186,3 +202,23 @@ def policy_health(svc: Services, name: str, threshold: float = 0.1) -> dict[str,
                 day=day,
             )
     return doc
+
+
+def live_shadow_report(svc: Services, name: str, limit: int = 50) -> dict[str, Any]:
+    """How the shadow versions' answers compared with live decisions, from the recorded decisions."""
+    by_version: dict[int, dict[str, Any]] = {}
+    for e in _log(svc):
+        shadow = e.data.get("shadow") if e.type == "policy.decided" and e.data.get("policy") == name else None
+        if not shadow:
+            continue
+        row = by_version.setdefault(
+            shadow["version"], {"version": shadow["version"], "compared": 0, "differ": 0, "examples": []}
+        )
+        row["compared"] += 1
+        if shadow.get("differs"):
+            row["differ"] += 1
+            if len(row["examples"]) < limit:
+                row["examples"].append({"oid": e.oid, "live": e.data["result"], "shadow": shadow.get("result")})
+    for row in by_version.values():
+        row["differ_rate"] = row["differ"] / row["compared"]
+    return {"policy": name, "shadows": sorted(by_version.values(), key=lambda r: r["version"])}
