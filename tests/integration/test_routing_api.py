@@ -136,3 +136,22 @@ def test_a_published_routing_profile_sets_the_weights_and_its_filters_are_never_
     refused = api.client.post("/v1/policies/routing_default/versions", json=bad, headers=ops)
     fields = {p["field"] for p in refused.json()["error"]["problems"]}
     assert refused.status_code == 422 and {"document.weights.speed", "document.node_kinds"} <= fields
+
+
+def test_routing_reserves_the_lines_at_the_chosen_node_and_cancelling_releases_them(api: Api) -> None:
+    ops = api.as_("ops")
+    api.client.post("/v1/orders", json=order_body(api, "OL-RS-1"), headers=ops)
+    node = api.client.post("/v1/routing/orders/OL-RS-1/route", headers=ops).json()["node"]
+    reserved = api.client.get("/v1/routing/reservations", headers=ops).json()["reserved"]
+    lines = order_body(api, "x")["lines"]
+    assert reserved[node] == {line["sku"]: line["qty"] for line in lines}
+    cancel = {
+        "id": "OL-RS-1-c",
+        "type": "order.cancelled",
+        "source": "t",
+        "oid": "OL-RS-1",
+        "time": api.services.clock.now().isoformat(),
+        **copy.deepcopy(dict(api.services.dictionary.types["order.cancelled"].example)),
+    }
+    assert api.client.post("/v1/events", json=[cancel], headers=ops).status_code == 200
+    assert api.client.get("/v1/routing/reservations", headers=ops).json()["reserved"] == {}

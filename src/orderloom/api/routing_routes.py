@@ -20,6 +20,7 @@ from orderloom.routing.batch import apply_batch, plan_batch
 from orderloom.routing.decisions import decide, decision_data, order_for_routing
 from orderloom.routing.network import Network
 from orderloom.routing.profile import RoutingProfile
+from orderloom.routing.reservations import ReservationLedger
 from orderloom.routing.signal_book import SignalBook, parse_when, record_signals
 
 PROFILE = "routing_default"
@@ -40,6 +41,17 @@ def profile_of(svc: Services) -> tuple[RoutingProfile, int]:
     if state.stable is None:
         return RoutingProfile(), 0
     return RoutingProfile.from_document(state.versions[state.stable].document), state.stable
+
+
+def reserved_now(svc: Services) -> dict[str, dict[str, int]]:
+    """Fold the whole log into the reservation ledger (a view can take this over when logs grow)."""
+    ledger = ReservationLedger()
+    after = 0
+    while page := svc.store.read_all(after, 5000):
+        for e in page:
+            ledger.apply(e)
+        after = page[-1].position
+    return ledger.reserved()
 
 
 def router(network: Network, book: SignalBook) -> APIRouter:
@@ -172,6 +184,11 @@ def router(network: Network, book: SignalBook) -> APIRouter:
                 raise ValidationFailed([Problem("(batch)", "rejected", f"nothing applied: {rejected[0]}")])
             doc["applied"] = True
         return JSON(doc)
+
+    @r.get("/routing/reservations", summary="What each node has reserved for open orders, per SKU")
+    async def reservations(request: Request, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("verify")
+        return JSON({"reserved": await run_in_threadpool(reserved_now, services(request))})
 
     @r.post(
         "/signals",
