@@ -42,6 +42,7 @@ def test_any_json_body_gets_a_readable_answer_and_no_server_error(api: Api, body
         "/v1/routing/decide",
         "/v1/routing/reroute",
         "/v1/policies/p1/shadow",
+        "/v1/routing/orders/OL-NONE/reject",
         "/v1/signals",
         "/v1/policies/p1/rollback",
     ):

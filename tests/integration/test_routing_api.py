@@ -155,3 +155,20 @@ def test_routing_reserves_the_lines_at_the_chosen_node_and_cancelling_releases_t
     }
     assert api.client.post("/v1/events", json=[cancel], headers=ops).status_code == 200
     assert api.client.get("/v1/routing/reservations", headers=ops).json()["reserved"] == {}
+
+
+def test_a_node_that_picks_short_is_recorded_and_the_order_is_re_sourced_at_once_elsewhere(api: Api) -> None:
+    ops = api.as_("ops")
+    api.client.post("/v1/orders", json=order_body(api, "OL-RJ-1"), headers=ops)
+    first = api.client.post("/v1/routing/orders/OL-RJ-1/route", headers=ops).json()["node"]
+    r = api.client.post("/v1/routing/orders/OL-RJ-1/reject", json={"node": first, "reason": "short_pick"}, headers=ops)
+    assert r.status_code == 201, r.text
+    assert r.json()["type"] == "routing.rerouted" and r.json()["node"] != first
+    types = [s["type"] for s in api.client.get("/v1/orders/OL-RJ-1/chain", headers=ops).json()["steps"]]
+    assert types[-2:] == ["node.rejected", "routing.rerouted"]
+    reserved = api.client.get("/v1/routing/reservations", headers=ops).json()["reserved"]
+    assert first not in reserved and r.json()["node"] in reserved
+    again = api.client.post("/v1/routing/orders/OL-RJ-1/route", headers=ops).json()
+    assert again["node"] != first  # a node that turned the order down is not asked again
+    bad = api.client.post("/v1/routing/orders/OL-RJ-1/reject", json={"node": first, "reason": "bored"}, headers=ops)
+    assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["field"] == "data.reason"

@@ -58,12 +58,17 @@ def router(network: Network, book: SignalBook) -> APIRouter:
     """Routes under /v1/routing and /v1/signals; decisions use the signals in force in `book`."""
     r = APIRouter(prefix="/v1", tags=["routing"])
 
-    def plan_for(svc: Services, oid: str, placed: dict[str, Any]) -> dict[str, Any]:
+    def plan_for(
+        svc: Services, oid: str, placed: dict[str, Any], refused: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         snapshot, used = book.current()
         profile, version = profile_of(svc)
         order = order_for_routing(oid, placed, svc.clock.now(), network)
+        candidates = profile.candidates(network)
+        if refused:
+            candidates = Network(tuple(n for n in candidates.nodes if n.id not in refused), candidates.services)
         return decision_data(
-            decide(order, profile.candidates(network), snapshot, profile.weights),
+            decide(order, candidates, snapshot, profile.weights),
             network,
             profile=PROFILE,
             profile_version=max(version, 1),
@@ -100,32 +105,80 @@ def router(network: Network, book: SignalBook) -> APIRouter:
             raise ValidationFailed([Problem("lines", "format", f"an order line is malformed: {exc}")]) from None
         return JSON(doc)
 
-    @r.post(
-        "/routing/orders/{oid}/route",
-        summary="Route an order in the log and record the decision as routing.decided",
-    )
-    async def route(request: Request, oid: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
-        who.require("write")
-        svc = services(request)
-        events = await run_in_threadpool(svc.reader.events, oid)
+    def route_and_record(svc: Services, oid: str, actor: str, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
+        events = svc.reader.events(oid)
         placed = next((e for e in events if e.type == "order.placed"), None)
         if placed is None:
             raise NotFound(f"order {oid} has no order.placed event to route from")
-        doc = await run_in_threadpool(plan_for, svc, oid, placed.data)
+        # Nodes that already turned this order down are not asked again.
+        refused = exclude | {str(e.data["node"]) for e in events if e.type == "node.rejected"}
+        doc = plan_for(svc, oid, placed.data, refused)
         data = {k: v for k, v in doc.items() if k != "weights_version"}
+        rerouted = any(e.type in ("routing.decided", "routing.rerouted") for e in events)
+        if rerouted:
+            previous = [e for e in events if e.type in ("routing.decided", "routing.rerouted")][-1]
+            data = {
+                "from_node": str(previous.data["node"]),
+                "node": data["node"],
+                "service": data["service"],
+                "carrier": data["carrier"][:64],
+                "trigger": "stock_out" if refused else "manual",
+                "policy_id": data["policy_id"],
+                "policy_version": data["policy_version"],
+                "reasons": [line[:200] for line in data["reasons"][:20]],
+            }
         raw = {
             "id": f"routed-{ulid()}",
-            "type": "routing.decided",
+            "type": "routing.rerouted" if rerouted else "routing.decided",
+            "source": "orderloom/routing",
+            "oid": oid,
+            "time": format_time(svc.clock.now()),
+            "actor": actor,
+            "data": data,
+        }
+        result = svc.intake.record([raw])[0]
+        if result.status == "rejected":
+            raise ValidationFailed(result.problems)
+        return {"oid": oid, "position": result.position, "type": raw["type"], **doc}
+
+    @r.post("/routing/orders/{oid}/route", summary="Route an order in the log and record the decision")
+    async def route(request: Request, oid: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("write")
+        doc = await run_in_threadpool(route_and_record, services(request), oid, f"key:{who.key.key_id}")
+        return JSON(doc, status_code=201)
+
+    @r.post(
+        "/routing/orders/{oid}/reject",
+        summary="A node refuses the order or picks it short: record it and re-source the order at once",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"example": {"node": "NJ-FWH", "reason": "short_pick", "skus": ["YOG-500G"]}}
+                },
+            }
+        },
+    )
+    async def reject(request: Request, oid: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("write")
+        svc = services(request)
+        body = await json_body(request, 64 * 1024)
+        if not isinstance(body, dict):
+            raise ValidationFailed([Problem("(body)", "type", 'send {"node": "NJ-FWH", "reason": "short_pick"}')])
+        raw = {
+            "id": f"rejected-{ulid()}",
+            "type": "node.rejected",
             "source": "orderloom/routing",
             "oid": oid,
             "time": format_time(svc.clock.now()),
             "actor": f"key:{who.key.key_id}",
-            "data": data,
+            "data": body,
         }
         result = (await run_in_threadpool(svc.intake.record, [raw]))[0]
         if result.status == "rejected":
             raise ValidationFailed(result.problems)
-        return JSON({"oid": oid, "position": result.position, **doc}, status_code=201)
+        doc = await run_in_threadpool(route_and_record, svc, oid, f"key:{who.key.key_id}")
+        return JSON(doc, status_code=201)
 
     @r.get("/routing/decisions/{oid}", summary="The order's latest routing decision and why")
     async def explain(request: Request, oid: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
