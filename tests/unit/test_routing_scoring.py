@@ -148,3 +148,23 @@ def test_no_plan_ever_ships_cold_lines_warm_or_uses_a_down_node(
             assert leg.km <= services[leg.service_id].max_km
             if "YOG-500G" in leg.skus:
                 assert net.node(leg.node_id).cold_storage and services[leg.service_id].cold_chain
+
+
+def test_the_counterfactual_says_how_little_backlog_would_have_let_shanghai_win_and_that_is_true() -> None:
+    import re
+
+    from orderloom.routing.counterfactual import why_not
+
+    decision = plan(NANJING_ORDER, MINI, CONGESTED)
+    lines = why_not(NANJING_ORDER, MINI, CONGESTED, Weights(), decision)
+    assert lines and lines[0].startswith("SH-CWH would have won if its backlog were under"), lines
+    under = float(re.search(r"under ([0-9.]+) h", lines[0]).group(1))  # type: ignore[union-attr]
+    assert 0 < under < 20
+
+    def at(backlog: float) -> tuple[str, ...]:
+        sig = Signals({"SH-CWH": NodeSignal(backlog, 0.1), "CD-CWH": NodeSignal(0.5, 0.9)})
+        chosen = plan(NANJING_ORDER, MINI, sig).chosen
+        assert chosen is not None
+        return chosen.node_ids
+
+    assert at(under - 0.05) == ("SH-CWH",) and at(under + 0.1) == ("CD-CWH",)

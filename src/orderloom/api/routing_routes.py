@@ -17,6 +17,7 @@ from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.core.ids import ulid
 from orderloom.policy.log import PolicyLog
 from orderloom.routing.batch import apply_batch, plan_batch
+from orderloom.routing.counterfactual import why_not
 from orderloom.routing.decisions import decide, decision_data, order_for_routing
 from orderloom.routing.network import Network
 from orderloom.routing.profile import RoutingProfile
@@ -67,12 +68,14 @@ def router(network: Network, book: SignalBook) -> APIRouter:
         candidates = profile.candidates(network)
         if refused:
             candidates = Network(tuple(n for n in candidates.nodes if n.id not in refused), candidates.services)
+        decision = decide(order, candidates, snapshot, profile.weights)
         return decision_data(
-            decide(order, candidates, snapshot, profile.weights),
+            decision,
             network,
             profile=PROFILE,
             profile_version=max(version, 1),
             signals=used,
+            counterfactuals=why_not(order, candidates, snapshot, profile.weights, decision),
         ) | {"weights_version": version}
 
     @r.post(

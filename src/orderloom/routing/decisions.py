@@ -80,7 +80,13 @@ def _plan_doc(p: Plan, network: Network) -> dict[str, Any]:
 
 
 def decision_data(
-    d: Decision, network: Network, *, profile: str, profile_version: int, signals: list[dict[str, Any]]
+    d: Decision,
+    network: Network,
+    *,
+    profile: str,
+    profile_version: int,
+    signals: list[dict[str, Any]],
+    counterfactuals: list[str] | None = None,
 ) -> dict[str, Any]:
     """The `routing.decided` payload of a decision (raises ValidationFailed when nothing can ship it)."""
     if d.chosen is None:
@@ -100,7 +106,7 @@ def decision_data(
         "alternatives": [_plan_doc(a, network) for a in d.alternatives[:5]],
         "excluded": {node: list(reasons) for node, reasons in d.excluded.items()},
         "signals": signals[:200],
-        "reasons": [line[:300] for line in d.explain()[:40]],
+        "reasons": [line[:300] for line in [*d.explain(), *(counterfactuals or [])][:40]],
     }
 
 
