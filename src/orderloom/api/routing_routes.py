@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,6 +20,7 @@ from orderloom.policy.log import PolicyLog
 from orderloom.routing.batch import apply_batch, plan_batch
 from orderloom.routing.counterfactual import why_not
 from orderloom.routing.decisions import decide, decision_data, order_for_routing
+from orderloom.routing.learner import LatenessLearner
 from orderloom.routing.network import Network
 from orderloom.routing.profile import RoutingProfile
 from orderloom.routing.reservations import ReservationLedger
@@ -58,6 +60,8 @@ def reserved_now(svc: Services) -> dict[str, dict[str, int]]:
 def router(network: Network, book: SignalBook) -> APIRouter:
     """Routes under /v1/routing and /v1/signals; decisions use the signals in force in `book`."""
     r = APIRouter(prefix="/v1", tags=["routing"])
+    learner = LatenessLearner()  # outcomes learned from the log, topped up before each decision
+    learner_lock = threading.Lock()
 
     def plan_for(
         svc: Services, oid: str, placed: dict[str, Any], refused: frozenset[str] = frozenset()
@@ -68,7 +72,10 @@ def router(network: Network, book: SignalBook) -> APIRouter:
         candidates = profile.candidates(network)
         if refused:
             candidates = Network(tuple(n for n in candidates.nodes if n.id not in refused), candidates.services)
-        decision = decide(order, candidates, snapshot, profile.weights)
+        with learner_lock:
+            learner.follow(svc.store.read_all)
+            learner.explore = profile.explore
+            decision = decide(order, candidates, snapshot, profile.weights, learned=learner.risk)
         return decision_data(
             decision,
             network,

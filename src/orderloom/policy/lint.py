@@ -138,6 +138,9 @@ def _routing_profile(document: Any) -> list[Problem]:
         value = document.get(key)
         if value is not None and (not isinstance(value, list) or not all(isinstance(x, str) for x in value)):
             problems.append(Problem(f"document.{key}", "type", f"{key} must be a list of names"))
+    explore = document.get("explore", 0.0)
+    if isinstance(explore, bool) or not isinstance(explore, int | float) or not 0 <= explore <= 1:
+        problems.append(Problem("document.explore", "range", "explore must be a number from 0 (no exploration) to 1"))
     kinds = document.get("node_kinds")
     if isinstance(kinds, list):
         allowed = {"central_wh", "forward_wh", "store", "pickup_point"}

@@ -23,6 +23,7 @@ class RoutingProfile:
     exclude_nodes: frozenset[str] = frozenset()
     node_kinds: frozenset[str] | None = None  # None: every kind
     services: frozenset[str] | None = None  # None: every service
+    explore: float = 0.0  # how far a Thompson draw may pull the learned risk away from its mean (0..1)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> RoutingProfile:
@@ -35,6 +36,7 @@ class RoutingProfile:
             frozenset(doc.get("exclude_nodes") or ()),
             frozenset(kinds) if kinds else None,
             frozenset(services) if services else None,
+            float(doc.get("explore", 0.0)),
         )
 
     def candidates(self, network: Network) -> Network:

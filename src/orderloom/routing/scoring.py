@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -12,7 +12,10 @@ from orderloom.routing.network import CarrierService, Network, Node, haversine_k
 Tier = Literal["vip", "standard", "economy"]
 # Being late for a VIP costs twice as much as for a standard order.
 TIER_LATENESS: Mapping[str, float] = {"vip": 2.0, "standard": 1.0, "economy": 0.5}
-TERMS: tuple[str, ...] = ("cost", "radius_stretch", "lateness", "load", "capacity", "co2", "split")
+TERMS: tuple[str, ...] = ("cost", "radius_stretch", "lateness", "load", "capacity", "co2", "learned", "split")
+# P(late) for (node, service, destination city), learned from outcomes; None when nothing is learned.
+LateRisk = Callable[[str, str, str], float | None]
+LEARNED_LATE_HOURS = 8.0  # what a late delivery typically costs in hours, to turn P(late) into the lateness unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +156,11 @@ def plan(
     capacity_price: Mapping[str, float] | None = None,
     *,
     top: int = 3,
+    learned: LateRisk | None = None,
 ) -> Decision:
     """Score every feasible plan for the order and return the best with its explanation."""
     prices = capacity_price or {}
-    ctx = _Ctx(order, signals, weights, prices, network.services)
+    ctx = _Ctx(order, signals, weights, prices, network.services, learned=learned)
     lines = order.lines
     all_lines = frozenset(range(len(lines)))
     excluded: dict[str, tuple[str, ...]] = {}
@@ -209,8 +213,11 @@ class _Ctx:
         weights: Weights,
         prices: Mapping[str, float],
         services: tuple[CarrierService, ...],
+        *,
+        learned: LateRisk | None = None,
     ) -> None:
         self.order, self.signals, self.w, self.prices, self.services = order, signals, weights, prices, services
+        self.learned = learned
         self.lateness_w = weights.lateness * TIER_LATENESS[order.tier]
         self.city_closed = order.city in signals.closed_cities
 
@@ -246,6 +253,7 @@ class _Ctx:
                 why.append(f"{svc.id} has no cold chain")
                 continue
             eta = sig.backlog_hours + svc.transit_hours(km)
+            risk = self.learned(node.id, svc.id, self.order.city) if self.learned is not None else None
             terms = (
                 w.cost * (node.unit_cost + svc.cost(km)),
                 stretch,
@@ -253,6 +261,7 @@ class _Ctx:
                 load,
                 price,
                 w.co2 * svc.co2_kg_per_km * km,
+                self.lateness_w * LEARNED_LATE_HOURS * risk if risk is not None else 0.0,
                 0.0,
             )
             score = sum(terms)
