@@ -172,3 +172,29 @@ def test_a_node_that_picks_short_is_recorded_and_the_order_is_re_sourced_at_once
     assert again["node"] != first  # a node that turned the order down is not asked again
     bad = api.client.post("/v1/routing/orders/OL-RJ-1/reject", json={"node": first, "reason": "bored"}, headers=ops)
     assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["field"] == "data.reason"
+
+
+def test_a_soft_constraint_in_the_profile_shifts_the_choice_by_its_penalty_and_shows_in_the_breakdown(api: Api) -> None:
+    ops, admin = api.as_("ops"), api.as_("admin")
+    body = order_body(api, "x")
+    usual = api.client.post("/v1/routing/decide", json=body, headers=ops).json()
+    profile = {
+        "kind": "routing_profile",
+        "document": {
+            "weights": {"cost": 1.0},
+            "soft": [{"name": "spare the usual node", "node_ids": [usual["node"]], "penalty": 1000}],
+        },
+        "input_schema": {"type": "object", "properties": {}},
+    }
+    assert api.client.post("/v1/policies/routing_default/versions", json=profile, headers=ops).status_code == 201
+    api.client.post("/v1/policies/routing_default/publish", json={"version": 1}, headers=admin)
+    shifted = api.client.post("/v1/routing/decide", json=body, headers=ops).json()
+    assert shifted["node"] != usual["node"] and shifted["breakdown"]["soft"] == 0
+    penalised = [a for a in shifted["alternatives"] if a["legs"][0]["node"] == usual["node"]]
+    assert not penalised or penalised[0]["breakdown"]["soft"] == 1000
+    bad = {**profile, "document": {"weights": {"cost": 1.0}, "soft": [{"penalty": "high", "colour": "red"}]}}
+    r = api.client.post("/v1/policies/routing_default/versions", json=bad, headers=ops)
+    assert r.status_code == 422
+    assert {"document.soft[0].penalty", "document.soft[0].colour"} <= {
+        p["field"] for p in r.json()["error"]["problems"]
+    }

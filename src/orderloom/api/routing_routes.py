@@ -75,14 +75,19 @@ def router(network: Network, book: SignalBook) -> APIRouter:
         with learner_lock:
             learner.follow(svc.store.read_all)
             learner.explore = profile.explore
-            decision = decide(order, candidates, snapshot, profile.weights, learned=learner.risk)
+            soft = profile.penalty if profile.soft else None
+            decision = decide(order, candidates, snapshot, profile.weights, learned=learner.risk, soft=soft)
+            # Inside the lock too: the learner's Thompson draws share one random generator.
+            counterfactuals = why_not(
+                order, candidates, snapshot, profile.weights, decision, learned=learner.risk, soft=soft
+            )
         return decision_data(
             decision,
             network,
             profile=PROFILE,
             profile_version=max(version, 1),
             signals=used,
-            counterfactuals=why_not(order, candidates, snapshot, profile.weights, decision),
+            counterfactuals=counterfactuals,
         ) | {"weights_version": version}
 
     @r.post(

@@ -138,6 +138,26 @@ def _routing_profile(document: Any) -> list[Problem]:
         value = document.get(key)
         if value is not None and (not isinstance(value, list) or not all(isinstance(x, str) for x in value)):
             problems.append(Problem(f"document.{key}", "type", f"{key} must be a list of names"))
+    soft = document.get("soft", [])
+    if not isinstance(soft, list):
+        problems.append(Problem("document.soft", "type", "soft must be a list of rules"))
+        soft = []
+    for i, rule in enumerate(soft):
+        where = f"document.soft[{i}]"
+        if not isinstance(rule, dict):
+            problems.append(
+                Problem(where, "type", 'a soft constraint is an object like {"node_kinds": ["store"], "penalty": 3}')
+            )
+            continue
+        penalty = rule.get("penalty")
+        if isinstance(penalty, bool) or not isinstance(penalty, int | float):
+            problems.append(
+                Problem(f"{where}.penalty", "type", "penalty must be a number of ¥ per order (negative: a bonus)")
+            )
+        unknown = sorted(set(rule) - {"name", "node_ids", "node_kinds", "services", "penalty"})
+        problems += [
+            Problem(f"{where}.{k}", "unknown_field", f"{k!r} is not a field of a soft constraint") for k in unknown
+        ]
     explore = document.get("explore", 0.0)
     if isinstance(explore, bool) or not isinstance(explore, int | float) or not 0 <= explore <= 1:
         problems.append(Problem("document.explore", "range", "explore must be a number from 0 (no exploration) to 1"))

@@ -13,7 +13,17 @@ from typing import Any
 from orderloom.core.envelope import parse_time
 from orderloom.core.errors import Problem, ValidationFailed
 from orderloom.routing.network import Network
-from orderloom.routing.scoring import Decision, LateRisk, Order, OrderLine, Plan, Signals, Weights, plan
+from orderloom.routing.scoring import (
+    Decision,
+    LateRisk,
+    Order,
+    OrderLine,
+    Plan,
+    Signals,
+    SoftPenalty,
+    Weights,
+    plan,
+)
 
 TIERS = {"vip": "vip", "platinum": "vip", "gold": "vip", "silver": "standard", "standard": "standard"}
 
@@ -111,7 +121,13 @@ def decision_data(
 
 
 def decide(
-    order: Order, network: Network, signals: Signals, weights: Weights, *, learned: LateRisk | None = None
+    order: Order,
+    network: Network,
+    signals: Signals,
+    weights: Weights,
+    *,
+    learned: LateRisk | None = None,
+    soft: SoftPenalty | None = None,
 ) -> Decision:
     """Plan one order (a thin seam so callers do not reach into scoring)."""
-    return plan(order, network, signals, weights, learned=learned)
+    return plan(order, network, signals, weights, learned=learned, soft=soft)

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from orderloom.routing.network import Network
+from orderloom.routing.network import CarrierService, Network, Node
 from orderloom.routing.scoring import Weights
 
 
@@ -24,6 +24,8 @@ class RoutingProfile:
     node_kinds: frozenset[str] | None = None  # None: every kind
     services: frozenset[str] | None = None  # None: every service
     explore: float = 0.0  # how far a Thompson draw may pull the learned risk away from its mean (0..1)
+    # Soft constraints: (node ids, node kinds, services, ¥ penalty); an empty set matches anything.
+    soft: tuple[tuple[frozenset[str], frozenset[str], frozenset[str], float], ...] = ()
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> RoutingProfile:
@@ -37,7 +39,28 @@ class RoutingProfile:
             frozenset(kinds) if kinds else None,
             frozenset(services) if services else None,
             float(doc.get("explore", 0.0)),
+            tuple(
+                (
+                    frozenset(rule.get("node_ids") or ()),
+                    frozenset(rule.get("node_kinds") or ()),
+                    frozenset(rule.get("services") or ()),
+                    float(rule["penalty"]),
+                )
+                for rule in doc.get("soft") or ()
+            ),
         )
+
+    def penalty(self, node: Node, service: CarrierService) -> float:
+        """The soft constraints' ¥ on one leg (negative = a bonus)."""
+        total = 0.0
+        for ids, kinds, services, penalty in self.soft:
+            if (
+                (not ids or node.id in ids)
+                and (not kinds or node.kind in kinds)
+                and (not services or service.id in services)
+            ):
+                total += penalty
+        return total
 
     def candidates(self, network: Network) -> Network:
         """The network with only the nodes and services this profile allows."""

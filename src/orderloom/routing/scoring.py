@@ -12,7 +12,9 @@ from orderloom.routing.network import CarrierService, Network, Node, haversine_k
 Tier = Literal["vip", "standard", "economy"]
 # Being late for a VIP costs twice as much as for a standard order.
 TIER_LATENESS: Mapping[str, float] = {"vip": 2.0, "standard": 1.0, "economy": 0.5}
-TERMS: tuple[str, ...] = ("cost", "radius_stretch", "lateness", "load", "capacity", "co2", "learned", "split")
+TERMS: tuple[str, ...] = ("cost", "radius_stretch", "lateness", "load", "capacity", "co2", "learned", "soft", "split")
+# A routing profile's soft constraints: ¥ added to a leg from this node by this service.
+SoftPenalty = Callable[[Node, CarrierService], float]
 # P(late) for (node, service, destination city), learned from outcomes; None when nothing is learned.
 LateRisk = Callable[[str, str, str], float | None]
 LEARNED_LATE_HOURS = 8.0  # what a late delivery typically costs in hours, to turn P(late) into the lateness unit
@@ -157,10 +159,11 @@ def plan(
     *,
     top: int = 3,
     learned: LateRisk | None = None,
+    soft: SoftPenalty | None = None,
 ) -> Decision:
     """Score every feasible plan for the order and return the best with its explanation."""
     prices = capacity_price or {}
-    ctx = _Ctx(order, signals, weights, prices, network.services, learned=learned)
+    ctx = _Ctx(order, signals, weights, prices, network.services, learned=learned, soft=soft)
     lines = order.lines
     all_lines = frozenset(range(len(lines)))
     excluded: dict[str, tuple[str, ...]] = {}
@@ -215,9 +218,11 @@ class _Ctx:
         services: tuple[CarrierService, ...],
         *,
         learned: LateRisk | None = None,
+        soft: SoftPenalty | None = None,
     ) -> None:
         self.order, self.signals, self.w, self.prices, self.services = order, signals, weights, prices, services
         self.learned = learned
+        self.soft = soft
         self.lateness_w = weights.lateness * TIER_LATENESS[order.tier]
         self.city_closed = order.city in signals.closed_cities
 
@@ -262,6 +267,7 @@ class _Ctx:
                 price,
                 w.co2 * svc.co2_kg_per_km * km,
                 self.lateness_w * LEARNED_LATE_HOURS * risk if risk is not None else 0.0,
+                self.soft(node, svc) if self.soft is not None else 0.0,
                 0.0,
             )
             score = sum(terms)
