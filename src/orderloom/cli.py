@@ -615,3 +615,52 @@ def simulate(scenario: str, policies: tuple[str, ...], record: bool) -> None:
     finally:
         if svc is not None:
             svc.close()
+
+
+@policy.command("shadow")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--since", default=None, help="only decisions at or after this time (RFC 3339)")
+def policy_shadow(name: str, version: int, since: str | None) -> None:
+    """Replay recorded decisions of NAME through VERSION and report what would change (acts on nothing)."""
+    from orderloom.core.envelope import normalise_time
+    from orderloom.policy.runtime import shadow_report
+
+    svc = _services()
+    try:
+        rep = shadow_report(svc, name, version, normalise_time(since) if since else None)
+    except (OrderloomError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+    rate = rep["differ_rate"]
+    out.print(
+        f"{name} v{version}: {rep['compared']} decisions replayed, {rep['differ']} would differ"
+        + (f" ({rate:.1%})" if rate is not None else "")
+    )
+    for ex in rep["examples"][:10]:
+        out.print(f"  {ex['oid']}: served v{ex['served_version']} {ex['actual']} → would be {ex['would']}")
+    print(orjson.dumps(rep).decode())
+
+
+@policy.command("health")
+@click.argument("name")
+@click.option("--threshold", default=0.1, show_default=True, help="deviation rate that raises an alert")
+def policy_health_cmd(name: str, threshold: float) -> None:
+    """Invocations, latency, rule hits, rules never hit and execution deviations of NAME."""
+    from orderloom.policy.runtime import policy_health
+
+    svc = _services()
+    try:
+        rep = policy_health(svc, name, threshold)
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+    for v in rep["versions"]:
+        rate = v["deviation_rate"]
+        out.print(
+            f"v{v['version']}: {v['invocations']} decisions, rules never hit {len(v['rules_never_hit'])},"
+            f" deviation {'-' if rate is None else f'{rate:.1%}'}{'  ALERT' if v.get('alert') else ''}"
+        )
+    print(orjson.dumps(rep).decode())

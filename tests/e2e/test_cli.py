@@ -238,6 +238,10 @@ def test_policy_commands_save_test_publish_show_and_roll_back(tmp_path: Path) ->
     assert refused.returncode == 1 and "not saved" in refused.stderr
     shown = run(tmp_path, "policy", "show", "douyin_first_order")
     assert "serving version 1" in shown.stdout and "policy.published" in shown.stdout
+    shadow = run(tmp_path, "policy", "shadow", "douyin_first_order", "1")
+    assert shadow.returncode == 0 and "0 decisions replayed" in shadow.stdout, shadow.stderr
+    health = run(tmp_path, "policy", "health", "douyin_first_order")
+    assert health.returncode == 0 and health.stdout.startswith("v1: 0 decisions"), health.stdout
     assert run(tmp_path, "policy", "rollback", "douyin_first_order", "9").returncode == 1
 
 

@@ -110,3 +110,12 @@ def test_a_gray_release_limited_to_a_segment_leaves_everyone_else_on_the_stable_
     assert sum(state.serving(u, douyin) == v2.version for u in units) > 290
     with pytest.raises(ValidationFailed):
         pl.publish(v1.name, v2.version, actor="a", percent=50, segment={"channel": "douyin"})  # type: ignore[dict-item]
+
+
+def test_the_audit_history_shows_what_each_saved_version_changed() -> None:
+    pl = log()
+    v1 = pl.save(load_example("douyin_first_order"), actor="key:alice")
+    pl.save(changed_threshold(v1, ">= 199"), actor="key:bob")
+    history = pl.state(v1.name).history
+    assert history[0]["changes"] == ["first version"]
+    assert history[1]["actor"] == "key:bob" and any(">= 199" in c for c in history[1]["changes"])

@@ -17,6 +17,7 @@ from typing import Any
 from orderloom.core.envelope import StoredEvent, format_time
 from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.core.ids import ulid
+from orderloom.policy.diff import diff
 from orderloom.policy.golden import run_golden
 from orderloom.policy.lint import lint
 from orderloom.policy.model import GoldenCase, PolicyVersion
@@ -54,6 +55,7 @@ def fold(name: str, events: list[StoredEvent]) -> PolicyState:
         d = e.data
         entry = {"type": e.type, "time": e.time, "actor": e.actor, "version": d.get("version")}
         if e.type == "policy.version_saved":
+            previous = state.versions.get(max(state.versions)) if state.versions else None
             state.versions[d["version"]] = PolicyVersion(
                 name=d["name"],
                 version=d["version"],
@@ -65,6 +67,8 @@ def fold(name: str, events: list[StoredEvent]) -> PolicyState:
                 author=e.actor or "",
                 digest=d["digest"],
             )
+            # The audit trail shows what each save changed, not only that it happened.
+            entry["changes"] = diff(previous, state.versions[d["version"]]) if previous else ["first version"]
         elif e.type == "policy.published":
             if d["percent"] >= 100:
                 state.stable, state.rollout = d["version"], None
