@@ -25,7 +25,7 @@ def main() -> None:
     """Run all scenarios x policies and print the table, the verdicts and the JSON line."""
     print(f"machine: {machine()}")
     head = f"{'scenario':22} {'policy':9} {'orders':>7} {'¥/order':>8} {'ship ¥':>7} {'on-time':>8}"
-    print(head + f" {'avg days':>8} {'interr.':>7} {'rerouted':>8} {'busiest node':>20} {'secs':>6}")
+    print(head + f" {'avg days':>8} {'interr.':>7} {'rerouted':>8} {'kg CO2':>7} {'busiest node':>20} {'secs':>6}")
     figures: dict[str, Any] = {}
     verdicts: list[str] = []
     total = time.perf_counter()
@@ -42,11 +42,12 @@ def main() -> None:
             print(
                 f"{sc.name:22} {policy:9} {r.orders:7d} {r.cost_per_order:8.2f} {r.ship_cost_per_order:7.2f}"
                 f" {r.on_time_rate:8.1%} {r.avg_delivery_days:8.2f} {r.interrupted:7d} {r.rerouted:8d}"
-                f" {node + f' {util:.0%}':>20} {secs:6.2f}"
+                f" {r.co2_kg_per_order:7.2f} {node + f' {util:.0%}':>20} {secs:6.2f}"
             )
             figures[f"{key}_{policy}_cost_per_order"] = round(r.cost_per_order, 2)
             figures[f"{key}_{policy}_on_time_pct"] = round(100 * r.on_time_rate, 2)
             figures[f"{key}_{policy}_interrupted"] = r.interrupted
+            figures[f"{key}_{policy}_co2_kg_per_order"] = round(r.co2_kg_per_order, 3)
             figures[f"{key}_{policy}_seconds"] = round(secs, 3)
         verdicts.append(_verdict(sc.name, key, runs, figures))
     print()

@@ -94,3 +94,13 @@ def test_a_scenario_error_names_the_field() -> None:
 def test_the_shipped_scenarios_load(name: str) -> None:
     sc = load_scenario(SCENARIOS / f"{name}.yaml")
     assert sc.name == name
+
+
+def test_transport_co2_is_reported_and_grows_with_the_distance_shipped() -> None:
+    import orderloom.sim
+
+    sc = load_scenario(Path(orderloom.sim.__file__).parent / "scenarios" / "east_china_congestion.yaml")
+    nearest, dynamic = simulate(sc, "nearest"), simulate(sc, "dynamic")
+    assert nearest.co2_kg_per_order >= 0 and any("CO2" in line for line in dynamic.lines())
+    # Shipping from the idle Chengdu hub instead of congested Shanghai costs carbon: the report shows it.
+    assert dynamic.co2_kg_per_order > nearest.co2_kg_per_order

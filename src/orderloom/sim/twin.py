@@ -103,6 +103,7 @@ class Report:
     unplaced: int
     utilisation: Mapping[str, float]  # node id -> share of capacity used during the scenario's days
     ends_at: datetime  # the time of the last event, so a store's clock can be set after it
+    co2_kg_per_order: float = 0.0  # transport emissions of the delivered orders (service kg/km x km)
 
     @property
     def max_utilisation(self) -> tuple[str, float]:
@@ -117,6 +118,7 @@ class Report:
             f"cost per order ¥{self.cost_per_order:.2f} (shipping ¥{self.ship_cost_per_order:.2f} + late fees)",
             f"on time {self.on_time_rate:.1%}, average delivery {self.avg_delivery_days:.2f} days",
             f"interrupted orders {self.interrupted}, re-routed {self.rerouted}, not placeable {self.unplaced}",
+            f"CO2 {self.co2_kg_per_order:.2f} kg per delivered order",
             "busiest nodes: " + ", ".join(f"{n} {u:.0%}" for n, u in busy),
         ]
 
@@ -297,6 +299,7 @@ class _Open:
 @dataclass(slots=True)
 class _Tally:
     ship: float = 0.0
+    co2: float = 0.0
     late_fees: float = 0.0
     on_time: int = 0
     days: float = 0.0
@@ -491,6 +494,7 @@ class _Twin:
         late = max(0.0, delivered - o.due_h)
         tl = self.tally
         tl.ship += node.unit_cost + svc.cost(o.km)
+        tl.co2 += svc.co2_kg_per_km * o.km
         tl.late_fees += self.sc.late_fee_per_hour * late
         tl.on_time += late <= 0.0
         tl.days += (delivered - o.arrive_h) / 24.0
@@ -684,6 +688,7 @@ def simulate(
         orders=count,
         cost_per_order=(tl.ship + tl.late_fees) / placed if placed else 0.0,
         ship_cost_per_order=tl.ship / tl.delivered if tl.delivered else 0.0,
+        co2_kg_per_order=tl.co2 / tl.delivered if tl.delivered else 0.0,
         on_time_rate=tl.on_time / count if count else 1.0,
         avg_delivery_days=tl.days / tl.delivered if tl.delivered else math.nan,
         interrupted=interrupted,
