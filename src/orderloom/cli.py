@@ -315,10 +315,11 @@ def _human(seconds: float) -> str:
 def verify(oid: str | None) -> None:
     """Verify one order's hash chain, or every order's; name the first broken link."""
     from orderloom.status.verify import verify_log
+    from orderloom.store import iter_log
 
     svc = _services()
     try:
-        verdicts = [svc.reader.verify(oid)] if oid else list(verify_log(_all_events(svc.store)))
+        verdicts = [svc.reader.verify(oid)] if oid else list(verify_log(iter_log(svc.store)))
     except OrderloomError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -328,13 +329,6 @@ def verify(oid: str | None) -> None:
         err.print(f"[red]BROKEN[/red] order {v.oid}: event #{v.broken_seq} ({v.broken_id}): {v.reason}")
     out.print(f"{len(verdicts) - len(broken)} of {len(verdicts)} order chains intact")
     sys.exit(1 if broken else 0)
-
-
-def _all_events(store: Any) -> Iterator[Any]:
-    after = 0
-    while page := store.read_all(after=after, limit=5000):
-        yield from page
-        after = page[-1].position
 
 
 @main.group()

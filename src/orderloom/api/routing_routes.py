@@ -25,6 +25,7 @@ from orderloom.routing.network import Network
 from orderloom.routing.profile import RoutingProfile
 from orderloom.routing.reservations import ReservationLedger
 from orderloom.routing.signal_book import SignalBook, parse_when, record_signals
+from orderloom.store import iter_log
 
 PROFILE = "routing_default"
 TRIGGERS = (
@@ -49,11 +50,8 @@ def profile_of(svc: Services) -> tuple[RoutingProfile, int]:
 def reserved_now(svc: Services) -> dict[str, dict[str, int]]:
     """Fold the whole log into the reservation ledger (a view can take this over when logs grow)."""
     ledger = ReservationLedger()
-    after = 0
-    while page := svc.store.read_all(after, 5000):
-        for e in page:
-            ledger.apply(e)
-        after = page[-1].position
+    for e in iter_log(svc.store):
+        ledger.apply(e)
     return ledger.reserved()
 
 

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from orderloom.bootstrap import Services
-from orderloom.core.envelope import StoredEvent, format_time
+from orderloom.core.envelope import format_time
 from orderloom.core.errors import NotFound, OrderloomError, ValidationFailed
 from orderloom.core.ids import ulid
 from orderloom.policy.evaluator import Evaluator
 from orderloom.policy.experiment import report
 from orderloom.policy.health import health
 from orderloom.policy.log import PolicyLog, PolicyState, fold, stream_of
+from orderloom.store import iter_log
 
 REFRESH_S = 0.25
 
@@ -130,14 +130,7 @@ def experiment_report(svc: Services, name: str) -> dict[str, Any]:
     if not state.versions:
         raise NotFound(f"no policy named {name}")
     share = state.rollout.percent / 100 if state.rollout is not None else None
-    return report(_log(svc), svc.store.read_stream, svc.dictionary, name, share)
-
-
-def _log(svc: Services) -> Iterator[StoredEvent]:
-    after = 0
-    while page := svc.store.read_all(after, 5000):
-        yield from page
-        after = page[-1].position
+    return report(iter_log(svc.store), svc.store.read_stream, svc.dictionary, name, share)
 
 
 def shadow_report(svc: Services, name: str, version: int, since: str | None = None, limit: int = 50) -> dict[str, Any]:
@@ -149,7 +142,7 @@ def shadow_report(svc: Services, name: str, version: int, since: str | None = No
     evaluator.add(state.versions[version])
     compared = differed = failed = 0
     examples: list[dict[str, Any]] = []
-    for e in _log(svc):
+    for e in iter_log(svc.store):
         if e.type != "policy.decided" or e.data.get("policy") != name or "input" not in e.data:
             continue
         if since is not None and e.time < since:
@@ -186,7 +179,7 @@ def policy_health(svc: Services, name: str, threshold: float = 0.1) -> dict[str,
     state = log.state(name)
     if not state.versions:
         raise NotFound(f"no policy named {name}")
-    doc = health(_log(svc), svc.store.read_stream, state)
+    doc = health(iter_log(svc.store), svc.store.read_stream, state)
     doc["threshold"] = threshold
     day = format_time(svc.clock.now())[:10].replace("-", "")
     for v in doc["versions"]:
@@ -207,7 +200,7 @@ def policy_health(svc: Services, name: str, threshold: float = 0.1) -> dict[str,
 def live_shadow_report(svc: Services, name: str, limit: int = 50) -> dict[str, Any]:
     """How the shadow versions' answers compared with live decisions, from the recorded decisions."""
     by_version: dict[int, dict[str, Any]] = {}
-    for e in _log(svc):
+    for e in iter_log(svc.store):
         shadow = e.data.get("shadow") if e.type == "policy.decided" and e.data.get("policy") == name else None
         if not shadow:
             continue
