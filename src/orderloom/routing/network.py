@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import yaml
-
-from orderloom.core.errors import ConfigError, Problem, ValidationFailed
+from orderloom.core.errors import Problem, ValidationFailed
+from orderloom.core.yamlfile import read_yaml
 
 NodeKind = Literal["central_wh", "forward_wh", "store", "pickup_point"]
 ServiceKind = Literal["same_city", "next_day", "standard", "freight"]
@@ -104,12 +103,7 @@ class Network:
 def load_network(path: str | Path) -> Network:
     """Read and validate a network YAML file; errors name the file and the field."""
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"network file {p} cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"network file {p} is not valid YAML: {exc}") from exc
+    raw = read_yaml(p, "network file")
     return parse_network(raw, source=p.name)
 
 

@@ -17,10 +17,10 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 
 import fastjsonschema
-import yaml
 
 from orderloom.core.envelope import format_time, parse_time
-from orderloom.core.errors import ConfigError, Problem, ValidationFailed
+from orderloom.core.errors import Problem, ValidationFailed
+from orderloom.core.yamlfile import read_yaml
 from orderloom.routing.network import Network
 from orderloom.routing.scoring import IDLE, NodeSignal, Signals
 
@@ -105,12 +105,7 @@ Registry = Mapping[str, SignalType]
 def load_registry(path: str | Path | None = None) -> Registry:
     """Read and check a signal registry YAML (default: the shipped one); errors name the entry and field."""
     p = Path(path) if path is not None else SIGNALS_YAML
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"signal registry {p} cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"signal registry {p} is not valid YAML: {exc}") from exc
+    raw = read_yaml(p, "signal registry")
     return parse_registry(raw, source=p.name)
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import numpy as np
-import yaml
 
 from orderloom.core.envelope import format_time
 from orderloom.core.errors import ConfigError, Problem, ValidationFailed
+from orderloom.core.yamlfile import read_yaml
 from orderloom.routing.network import CHINA_YAML, Network, Node, haversine_km, load_network
 from orderloom.routing.scoring import NodeSignal, Order, OrderLine, Signals, Weights, nearest_node, plan
 
@@ -129,12 +129,7 @@ class Report:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and check a scenario YAML file; errors name the file and the field."""
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"scenario file {p} cannot be read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"scenario file {p} is not valid YAML: {exc}") from exc
+    raw = read_yaml(p, "scenario file")
     return parse_scenario(raw, base=p.parent, source=p.name)
 
 
