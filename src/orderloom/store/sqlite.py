@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from orderloom.core.envelope import TIME_FORMAT, StoredEvent
 from orderloom.core.errors import OrderloomError, StoreUnavailable
+from orderloom.core.sqlitedb import connect
 from orderloom.store.group_commit import GroupCommitter, Outcome
 from orderloom.store.planning import GroupState, Known, commit_plan, event_ids, genesis_head, plan_request
 from orderloom.store.port import AppendRequest, EventStore, Recorded
@@ -79,15 +80,7 @@ class SQLiteEventStore(EventStore):
         self._group = GroupCommitter(self._write_group, name="sqlite-writer")
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=60)
-            # FULL keeps an acknowledged commit on disk through a power cut; group
-            # commit pays for it instead of weakening it to NORMAL.
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            return conn
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open the event store at {self._path}: {exc}") from exc
+        return connect(self._path, "event store")
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

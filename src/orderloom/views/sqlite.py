@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import orjson
 
 from orderloom.core.errors import StoreUnavailable
+from orderloom.core.sqlitedb import connect
 from orderloom.views.port import Doc, ViewStore, ViewTx
 
 SCHEMA = """
@@ -93,15 +94,7 @@ class SQLiteViewStore(ViewStore):
             raise StoreUnavailable(f"cannot open the view store at {path}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=60)
-            # FULL, like the event store: a checkpoint that survives a power cut
-            # must not point past documents that did not.
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            return conn
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open the view store at {self._path}: {exc}") from exc
+        return connect(self._path, "view store")
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
