@@ -41,7 +41,25 @@ class PolicyState:
     stable: int | None = None
     rollout: Rollout | None = None
     shadow: int | None = None  # a version evaluated beside live decisions, acting on nothing
-    history: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)  # one per event, in order
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The audit trail, each saved version with what it changed.
+
+        Diffs are computed here, when someone reads the trail, not in `fold`:
+        every routing decision folds the profile's stream and never needs them.
+        """
+        out = []
+        previous: PolicyVersion | None = None
+        for entry in self.entries:
+            if entry["type"] != "policy.version_saved":
+                out.append(entry)
+                continue
+            current = self.versions[entry["version"]]
+            out.append({**entry, "changes": diff(previous, current) if previous else ["first version"]})
+            previous = current
+        return out
 
     def serving(self, unit_id: str, attributes: Mapping[str, Any] | None = None) -> int | None:
         """The version a unit (an order or a customer) with this decision input gets now."""
@@ -55,7 +73,6 @@ def fold(name: str, events: list[StoredEvent]) -> PolicyState:
         d = e.data
         entry = {"type": e.type, "time": e.time, "actor": e.actor, "version": d.get("version")}
         if e.type == "policy.version_saved":
-            previous = state.versions.get(max(state.versions)) if state.versions else None
             state.versions[d["version"]] = PolicyVersion(
                 name=d["name"],
                 version=d["version"],
@@ -67,8 +84,6 @@ def fold(name: str, events: list[StoredEvent]) -> PolicyState:
                 author=e.actor or "",
                 digest=d["digest"],
             )
-            # The audit trail shows what each save changed, not only that it happened.
-            entry["changes"] = diff(previous, state.versions[d["version"]]) if previous else ["first version"]
         elif e.type == "policy.published":
             if d["percent"] >= 100:
                 state.stable, state.rollout = d["version"], None
@@ -83,7 +98,7 @@ def fold(name: str, events: list[StoredEvent]) -> PolicyState:
             state.shadow = d["version"]
         elif e.type == "policy.deviation_alert":
             entry["rate"] = d["rate"]
-        state.history.append(entry)
+        state.entries.append(entry)
     return state
 
 
