@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,12 +23,16 @@ from orderloom.routing.counterfactual import why_not
 from orderloom.routing.decisions import decide, decision_data, order_for_routing
 from orderloom.routing.learner import LatenessLearner
 from orderloom.routing.network import Network
+from orderloom.routing.pricing import CapacityPricer
 from orderloom.routing.profile import RoutingProfile
 from orderloom.routing.reservations import ReservationLedger
+from orderloom.routing.scoring import Order, single_node_scores
 from orderloom.routing.signal_book import SignalBook, parse_when, record_signals
 from orderloom.store import iter_log
 
 PROFILE = "routing_default"
+DRY_RUN = "DRY-RUN"
+PRICE_PERIOD_S = 60.0
 TRIGGERS = (
     "road_closure",
     "weather",
@@ -55,11 +60,20 @@ def reserved_now(svc: Services) -> dict[str, dict[str, int]]:
     return ledger.reserved()
 
 
+def demand_key(order: Order) -> str:
+    """Orders alike enough for capacity pricing: same destination city and products."""
+    return order.city + "|" + ",".join(sorted(f"{ln.sku}{'*' if ln.cold_chain else ''}" for ln in order.lines))
+
+
 def router(network: Network, book: SignalBook) -> APIRouter:
     """Routes under /v1/routing and /v1/signals; decisions use the signals in force in `book`."""
     r = APIRouter(prefix="/v1", tags=["routing"])
     learner = LatenessLearner()  # outcomes learned from the log, topped up before each decision
     learner_lock = threading.Lock()
+    # Capacity prices from an exact solve of the last hour's demand, refreshed every minute.
+    pricer = CapacityPricer(
+        period=PRICE_PERIOD_S, window=3600.0, capacity={n.id: n.orders_per_hour() for n in network.nodes}
+    )
 
     def plan_for(
         svc: Services, oid: str, placed: dict[str, Any], refused: frozenset[str] = frozenset()
@@ -74,11 +88,24 @@ def router(network: Network, book: SignalBook) -> APIRouter:
             learner.follow(svc.store.read_all)
             learner.explore = profile.explore
             soft = profile.penalty if profile.soft else None
-            decision = decide(order, candidates, snapshot, profile.weights, learned=learner.risk, soft=soft)
+            at = svc.clock.now().timestamp()
+            if oid != DRY_RUN:  # a dry run is not demand
+                pricer.observe(at, demand_key(order), functools.partial(single_node_scores, order, network, snapshot))
+            prices = pricer.prices(at)
+            decision = decide(
+                order, candidates, snapshot, profile.weights, learned=learner.risk, soft=soft, capacity_price=prices
+            )
             # Inside the lock too: the learner's Thompson draws share one random generator.
             counterfactuals = why_not(
                 order, candidates, snapshot, profile.weights, decision, learned=learner.risk, soft=soft
             )
+            solved = pricer.last
+        if solved is not None and solved.binding:
+            stamp = datetime.fromtimestamp(solved.at, UTC).strftime("%H:%M:%S")
+            counterfactuals = [
+                *counterfactuals,
+                *(f"capacity price (solve {stamp} UTC): {line}" for line in solved.explain(3)),
+            ]
         return decision_data(
             decision,
             network,
@@ -113,7 +140,7 @@ def router(network: Network, book: SignalBook) -> APIRouter:
         if not isinstance(body, dict):
             raise ValidationFailed([Problem("(body)", "type", "send the order as a JSON object")])
         try:
-            doc = await run_in_threadpool(plan_for, services(request), "DRY-RUN", body)
+            doc = await run_in_threadpool(plan_for, services(request), DRY_RUN, body)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationFailed([Problem("lines", "format", f"an order line is malformed: {exc}")]) from None
         return JSON(doc)

@@ -7,6 +7,7 @@ every other node was out, the signals seen and the weights' policy version.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -128,6 +129,7 @@ def decide(
     *,
     learned: LateRisk | None = None,
     soft: SoftPenalty | None = None,
+    capacity_price: Mapping[str, float] | None = None,
 ) -> Decision:
     """Plan one order (a thin seam so callers do not reach into scoring)."""
-    return plan(order, network, signals, weights, learned=learned, soft=soft)
+    return plan(order, network, signals, weights, capacity_price, learned=learned, soft=soft)

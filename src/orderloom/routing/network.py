@@ -49,6 +49,11 @@ class Node:
     radius_elasticity_km: float = 0.0
     hours: str = "00:00-24:00"
 
+    def orders_per_hour(self) -> float:
+        """What the node can turn out in an hour: its slowest staffed stage (pickup points do not sort)."""
+        staffed = [c for c in self.capacity_per_hour.values() if c > 0]
+        return float(min(staffed, default=0))
+
     def has(self, sku: str, qty: int) -> bool:
         """Whether the node holds at least `qty` of `sku`."""
         return self.stock.get(sku, 0) >= qty

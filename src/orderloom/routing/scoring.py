@@ -206,6 +206,36 @@ def plan(
     return Decision(order.oid, chosen, tuple(plans[1:]), excluded, used)
 
 
+def single_node_scores(
+    order: Order,
+    network: Network,
+    signals: Signals,
+    weights: Weights = Weights(),
+    *,
+    learned: LateRisk | None = None,
+    soft: SoftPenalty | None = None,
+) -> dict[str, float]:
+    """The best one-leg score of every node that can ship the whole order, before capacity prices.
+
+    These are the arc costs of the exact assignment problems (capacity pricing,
+    batch re-routing): the same terms the per-order rule adds up.
+    """
+    ctx = _Ctx(order, signals, weights, {}, network.services, learned=learned, soft=soft)
+    every = frozenset(range(len(order.lines)))
+    out: dict[str, float] = {}
+    for node in network.nodes:
+        sig = signals.nodes.get(node.id, IDLE)
+        km = haversine_km(node.lat, node.lng, order.lat, order.lng)
+        if ctx.node_reasons(node, sig, km):
+            continue
+        if not all(node.has(ln.sku, ln.qty) and (node.cold_storage or not ln.cold_chain) for ln in order.lines):
+            continue
+        best, _ = ctx.best_leg(node, sig, km, every)
+        if best is not None:
+            out[node.id] = best[0]
+    return out
+
+
 class _Ctx:
     """Per-order constants, so the inner loop only does arithmetic."""
 
