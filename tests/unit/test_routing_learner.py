@@ -82,3 +82,31 @@ def test_exploration_stays_within_the_bound_the_policy_sets() -> None:
     assert all(d is not None and 0 <= d <= 1 for d in draws)
     assert max(abs(d - mean) for d in draws if d is not None) <= 0.3  # never further than explore x |draw - mean|
     assert len({round(d or 0, 6) for d in draws}) > 100  # it does explore
+
+
+def rejections(given: int, refused: int) -> list[StoredEvent]:
+    out = []
+    for i in range(given):
+        out.append(ev(2 * i, f"R{i}", "routing.decided", {"node": "SH-CWH", "service": "air"}, 1))
+        if i < refused:
+            out.append(ev(2 * i + 1, f"R{i}", "node.rejected", {"node": "SH-CWH", "reason": "short_pick"}, 2))
+    return out
+
+
+def test_a_node_that_never_refused_carries_no_rejection_risk() -> None:
+    learner = LatenessLearner()
+    learner.learn(rejections(10, 0))
+    assert learner.reject_risk("SH-CWH") is None
+    assert learner.reject_risk("CD-CWH") is None
+
+
+def test_a_node_that_keeps_refusing_is_priced_by_its_history_and_loses_the_next_order() -> None:
+    learner = LatenessLearner()
+    learner.learn(rejections(10, 6))
+    p = learner.refusals["SH-CWH"]
+    assert (p.late, p.on_time) == (6, 4)
+    assert learner.reject_risk("SH-CWH") == (6 + 1) / (10 + 2)
+    after = plan(NANJING_ORDER, MINI, Signals(), rejects=learner.reject_risk)
+    assert after.chosen is not None and after.chosen.node_ids == ("CD-CWH",)
+    shanghai = next(a for a in after.alternatives if a.node_ids == ("SH-CWH",))
+    assert shanghai.breakdown["rejections"] > 0 and after.chosen.breakdown["rejections"] == 0

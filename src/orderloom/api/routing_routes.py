@@ -92,13 +92,15 @@ def router(network: Network, book: SignalBook) -> APIRouter:
             if oid != DRY_RUN:  # a dry run is not demand
                 pricer.observe(at, demand_key(order), functools.partial(single_node_scores, order, network, snapshot))
             prices = pricer.prices(at)
-            decision = decide(
-                order, candidates, snapshot, profile.weights, learned=learner.risk, soft=soft, capacity_price=prices
-            )
+            scoring: dict[str, Any] = {
+                "learned": learner.risk,
+                "soft": soft,
+                "capacity_price": prices,
+                "rejects": learner.reject_risk,
+            }
+            decision = decide(order, candidates, snapshot, profile.weights, **scoring)
             # Inside the lock too: the learner's Thompson draws share one random generator.
-            counterfactuals = why_not(
-                order, candidates, snapshot, profile.weights, decision, learned=learner.risk, soft=soft
-            )
+            counterfactuals = why_not(order, candidates, snapshot, profile.weights, decision, **scoring)
             solved = pricer.last
         if solved is not None and solved.binding:
             stamp = datetime.fromtimestamp(solved.at, UTC).strftime("%H:%M:%S")

@@ -123,7 +123,7 @@ def _routing_profile(document: Any) -> list[Problem]:
         for k, v in weights.items()
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0
     ]
-    known = {"cost", "lateness", "load", "split_penalty", "co2", "radius_stretch"}
+    known = {"cost", "lateness", "load", "split_penalty", "co2", "radius_stretch", "rejection"}
     problems += [
         Problem(
             f"document.weights.{k}",

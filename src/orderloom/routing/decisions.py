@@ -20,6 +20,7 @@ from orderloom.routing.scoring import (
     Order,
     OrderLine,
     Plan,
+    RejectRisk,
     Signals,
     SoftPenalty,
     Weights,
@@ -130,6 +131,7 @@ def decide(
     learned: LateRisk | None = None,
     soft: SoftPenalty | None = None,
     capacity_price: Mapping[str, float] | None = None,
+    rejects: RejectRisk | None = None,
 ) -> Decision:
     """Plan one order (a thin seam so callers do not reach into scoring)."""
-    return plan(order, network, signals, weights, capacity_price, learned=learned, soft=soft)
+    return plan(order, network, signals, weights, capacity_price, learned=learned, soft=soft, rejects=rejects)

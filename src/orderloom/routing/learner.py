@@ -19,6 +19,7 @@ Key = tuple[str, str, str]
 MIN_SAMPLES = 5  # below this, nothing is claimed: the term stays out of the score
 ROUTED = ("routing.decided", "routing.rerouted")
 DELIVERED = ("delivery.delivered", "customer.picked_up")
+REJECTED = "node.rejected"
 
 
 @dataclass(slots=True)
@@ -44,6 +45,8 @@ class LatenessLearner:
     explore: float = 0.0
     seed: int = 0
     posteriors: dict[Key, Posterior] = field(default_factory=dict)
+    # Per node: orders it was given (on_time) and orders it refused or short-picked (late), as a Beta posterior.
+    refusals: dict[str, Posterior] = field(default_factory=dict)
     _rng: random.Random = field(default_factory=random.Random)
     # Orders routed but not yet delivered, kept between calls so the log can be folded in pieces.
     _routes: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -78,6 +81,17 @@ class LatenessLearner:
         draw = self._rng.betavariate(p.late + 1, p.on_time + 1)
         return p.mean + self.explore * (draw - p.mean)
 
+    def reject_risk(self, node: str) -> float | None:
+        """P(the node refuses an order it is given), or None while it has refused none.
+
+        A node that never refused is not penalised for being new or small; once
+        it refuses, the Beta posterior prices how often it does.
+        """
+        p = self.refusals.get(node)
+        if p is None or p.late == 0:
+            return None
+        return p.mean
+
     def learn(self, events: Iterable[StoredEvent]) -> None:
         """Fold outcomes from events in log order: where each order went, and whether it arrived in time."""
         routes, cities, ends = self._routes, self._cities, self._ends
@@ -87,6 +101,12 @@ class LatenessLearner:
                 ends[e.oid] = (e.data.get("window") or {}).get("end", "")
             elif e.type in ROUTED and "service" in e.data:
                 routes[e.oid] = (str(e.data["node"]), str(e.data["service"]))
+                self.refusals.setdefault(str(e.data["node"]), Posterior()).on_time += 1
+            elif e.type == REJECTED and "node" in e.data:
+                # The order was counted as given when it was routed; it now counts as refused instead.
+                p = self.refusals.setdefault(str(e.data["node"]), Posterior())
+                p.on_time = max(0, p.on_time - 1)
+                p.late += 1
             elif e.oid in routes and (e.type in DELIVERED or e.type == "delivery.failed"):
                 node, service = routes.pop(e.oid)
                 late = e.type == "delivery.failed" or (

@@ -12,11 +12,24 @@ from orderloom.routing.network import CarrierService, Network, Node, haversine_k
 Tier = Literal["vip", "standard", "economy"]
 # Being late for a VIP costs twice as much as for a standard order.
 TIER_LATENESS: Mapping[str, float] = {"vip": 2.0, "standard": 1.0, "economy": 0.5}
-TERMS: tuple[str, ...] = ("cost", "radius_stretch", "lateness", "load", "capacity", "co2", "learned", "soft", "split")
+TERMS: tuple[str, ...] = (
+    "cost",
+    "radius_stretch",
+    "lateness",
+    "load",
+    "capacity",
+    "co2",
+    "learned",
+    "rejections",
+    "soft",
+    "split",  # always last: a plan sets it once, not per leg
+)
 # A routing profile's soft constraints: ¥ added to a leg from this node by this service.
 SoftPenalty = Callable[[Node, CarrierService], float]
 # P(late) for (node, service, destination city), learned from outcomes; None when nothing is learned.
 LateRisk = Callable[[str, str, str], float | None]
+# P(the node refuses or short-picks an order it is given), from its rejection history; None when unknown.
+RejectRisk = Callable[[str], float | None]
 LEARNED_LATE_HOURS = 8.0  # what a late delivery typically costs in hours, to turn P(late) into the lateness unit
 
 
@@ -73,6 +86,7 @@ class Weights:
     split_penalty: float = 15.0  # per extra shipment
     co2: float = 0.1  # per kg CO2
     radius_stretch: float = 0.05  # per km beyond the node's service radius
+    rejection: float = 20.0  # per unit P(reject): re-sourcing a refused order costs handling and hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +174,11 @@ def plan(
     top: int = 3,
     learned: LateRisk | None = None,
     soft: SoftPenalty | None = None,
+    rejects: RejectRisk | None = None,
 ) -> Decision:
     """Score every feasible plan for the order and return the best with its explanation."""
     prices = capacity_price or {}
-    ctx = _Ctx(order, signals, weights, prices, network.services, learned=learned, soft=soft)
+    ctx = _Ctx(order, signals, weights, prices, network.services, learned=learned, soft=soft, rejects=rejects)
     lines = order.lines
     all_lines = frozenset(range(len(lines)))
     excluded: dict[str, tuple[str, ...]] = {}
@@ -214,13 +229,14 @@ def single_node_scores(
     *,
     learned: LateRisk | None = None,
     soft: SoftPenalty | None = None,
+    rejects: RejectRisk | None = None,
 ) -> dict[str, float]:
     """The best one-leg score of every node that can ship the whole order, before capacity prices.
 
     These are the arc costs of the exact assignment problems (capacity pricing,
     batch re-routing): the same terms the per-order rule adds up.
     """
-    ctx = _Ctx(order, signals, weights, {}, network.services, learned=learned, soft=soft)
+    ctx = _Ctx(order, signals, weights, {}, network.services, learned=learned, soft=soft, rejects=rejects)
     every = frozenset(range(len(order.lines)))
     out: dict[str, float] = {}
     for node in network.nodes:
@@ -249,10 +265,12 @@ class _Ctx:
         *,
         learned: LateRisk | None = None,
         soft: SoftPenalty | None = None,
+        rejects: RejectRisk | None = None,
     ) -> None:
         self.order, self.signals, self.w, self.prices, self.services = order, signals, weights, prices, services
         self.learned = learned
         self.soft = soft
+        self.rejects = rejects
         self.lateness_w = weights.lateness * TIER_LATENESS[order.tier]
         self.city_closed = order.city in signals.closed_cities
 
@@ -278,6 +296,8 @@ class _Ctx:
         stretch = w.radius_stretch * max(0.0, km - node.service_radius_km)
         load = w.load * (sig.backlog_hours + (1.0 - sig.sorting_idle_rate))
         price = self.prices.get(node.id, 0.0)
+        refusal = self.rejects(node.id) if self.rejects is not None else None
+        rejection = w.rejection * refusal if refusal is not None else 0.0
         best: _Cand | None = None
         why: list[str] = []
         for svc in self.services:
@@ -297,6 +317,7 @@ class _Ctx:
                 price,
                 w.co2 * svc.co2_kg_per_km * km,
                 self.lateness_w * LEARNED_LATE_HOURS * risk if risk is not None else 0.0,
+                rejection,
                 self.soft(node, svc) if self.soft is not None else 0.0,
                 0.0,
             )
