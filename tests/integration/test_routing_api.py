@@ -198,3 +198,32 @@ def test_a_soft_constraint_in_the_profile_shifts_the_choice_by_its_penalty_and_s
     assert {"document.soft[0].penalty", "document.soft[0].colour"} <= {
         p["field"] for p in r.json()["error"]["problems"]
     }
+
+
+def test_a_budget_goal_over_its_limit_makes_cost_count_more_for_the_orders_it_covers(api: Api) -> None:
+    ops, admin = api.as_("ops"), api.as_("admin")
+    profile = {
+        "kind": "routing_profile",
+        "document": {
+            "weights": {"cost": 1.0},
+            # A deliberately tight goal, so the first routed order already puts it over.
+            "budgets": [{"id": "east_new", "label": "华东新客获客成本", "max_avg_cost": 1, "new_customers": True}],
+        },
+        "input_schema": {"type": "object", "properties": {}},
+        "note": "East-China new-customer acquisition cost goal",
+    }
+    assert api.client.post("/v1/policies/routing_default/versions", json=profile, headers=ops).status_code == 201
+    published = api.client.post("/v1/policies/routing_default/publish", json={"version": 1}, headers=admin)
+    assert published.status_code == 200
+    body = order_body(api, "OL-BG-1")
+    body["customer"]["new_customer"] = True
+    assert api.client.post("/v1/orders", json=body, headers=ops).status_code == 201
+    first = api.client.post("/v1/routing/orders/OL-BG-1/route", headers=ops).json()
+    assert first["breakdown"]["budget"] == 0
+    assert any("华东新客获客成本" in line and "within budget" in line for line in first["reasons"])
+    again = api.client.post("/v1/routing/decide", json=body, headers=ops).json()
+    assert again["breakdown"]["budget"] > 0
+    assert any("cost counts ×" in line for line in again["reasons"])
+    old = order_body(api, "x")
+    old["customer"]["new_customer"] = False
+    assert api.client.post("/v1/routing/decide", json=old, headers=ops).json()["breakdown"]["budget"] == 0

@@ -19,6 +19,7 @@ from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.core.ids import ulid
 from orderloom.policy.log import PolicyLog
 from orderloom.routing.batch import apply_batch, plan_batch
+from orderloom.routing.budgets import BudgetBook
 from orderloom.routing.counterfactual import why_not
 from orderloom.routing.decisions import decide, decision_data, order_for_routing
 from orderloom.routing.learner import LatenessLearner
@@ -70,6 +71,7 @@ def router(network: Network, book: SignalBook) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["routing"])
     learner = LatenessLearner()  # outcomes learned from the log, topped up before each decision
     learner_lock = threading.Lock()
+    budgets = BudgetBook()  # the published profile's budget goals, their spend folded from the log
     # Capacity prices from an exact solve of the last hour's demand, refreshed every minute.
     pricer = CapacityPricer(
         period=PRICE_PERIOD_S, window=3600.0, capacity={n.id: n.orders_per_hour() for n in network.nodes}
@@ -88,6 +90,9 @@ def router(network: Network, book: SignalBook) -> APIRouter:
             learner.follow(svc.store.read_all)
             learner.explore = profile.explore
             soft = profile.penalty if profile.soft else None
+            budgets.configure(profile.budgets)
+            budgets.follow(svc.store.read_all)
+            over, budget_lines = budgets.multiplier(placed, svc.clock.now())
             at = svc.clock.now().timestamp()
             if oid != DRY_RUN:  # a dry run is not demand
                 pricer.observe(at, demand_key(order), functools.partial(single_node_scores, order, network, snapshot))
@@ -97,17 +102,16 @@ def router(network: Network, book: SignalBook) -> APIRouter:
                 "soft": soft,
                 "capacity_price": prices,
                 "rejects": learner.reject_risk,
+                "budget": over,
             }
             decision = decide(order, candidates, snapshot, profile.weights, **scoring)
             # Inside the lock too: the learner's Thompson draws share one random generator.
             counterfactuals = why_not(order, candidates, snapshot, profile.weights, decision, **scoring)
             solved = pricer.last
+        context = list(budget_lines)
         if solved is not None and solved.binding:
             stamp = datetime.fromtimestamp(solved.at, UTC).strftime("%H:%M:%S")
-            counterfactuals = [
-                *counterfactuals,
-                *(f"capacity price (solve {stamp} UTC): {line}" for line in solved.explain(3)),
-            ]
+            context += [f"capacity price (solve {stamp} UTC): {line}" for line in solved.explain(3)]
         return decision_data(
             decision,
             network,
@@ -115,6 +119,7 @@ def router(network: Network, book: SignalBook) -> APIRouter:
             profile_version=max(version, 1),
             signals=used,
             counterfactuals=counterfactuals,
+            context=context,
         ) | {"weights_version": version}
 
     @r.post(

@@ -11,6 +11,7 @@ from orderloom.core.errors import Problem
 from orderloom.policy.jdm import Column, Table, tables, zen_reason
 from orderloom.policy.model import KINDS, PolicyVersion
 from orderloom.policy.schema import schema_problems
+from orderloom.routing import budget_problems
 
 # A lone identifier such as `SF` or `Douyin`: zen reads it as a variable, finds nothing and yields null.
 _BARE_WORD = re.compile(r"^[^\W\d][\w.]*$")
@@ -158,6 +159,7 @@ def _routing_profile(document: Any) -> list[Problem]:
         problems += [
             Problem(f"{where}.{k}", "unknown_field", f"{k!r} is not a field of a soft constraint") for k in unknown
         ]
+    problems += budget_problems(document.get("budgets"))
     explore = document.get("explore", 0.0)
     if isinstance(explore, bool) or not isinstance(explore, int | float) or not 0 <= explore <= 1:
         problems.append(Problem("document.explore", "range", "explore must be a number from 0 (no exploration) to 1"))

@@ -1,5 +1,6 @@
 """Dynamic order routing: the network model, per-order scoring and batch re-routing."""
 
+from orderloom.routing.budgets import budget_problems
 from orderloom.routing.network import (
     CHINA_YAML,
     CarrierService,
@@ -38,6 +39,7 @@ __all__ = [
     "RerouteResult",
     "Signals",
     "Weights",
+    "budget_problems",
     "haversine_km",
     "load_network",
     "nearest_node",

@@ -99,11 +99,16 @@ def decision_data(
     profile_version: int,
     signals: list[dict[str, Any]],
     counterfactuals: list[str] | None = None,
+    context: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The `routing.decided` payload of a decision (raises ValidationFailed when nothing can ship it)."""
+    """The `routing.decided` payload of a decision (raises ValidationFailed when nothing can ship it).
+
+    `context` (budgets, capacity prices) follows the first reason, so the list's cut at 40 lines never drops it.
+    """
     if d.chosen is None:
         raise ValidationFailed([Problem("(order)", "unroutable", line) for line in d.explain()])
     chosen = _plan_doc(d.chosen, network)
+    said = d.explain()
     first = chosen["legs"][0]
     return {
         "node": first["node"],
@@ -118,7 +123,7 @@ def decision_data(
         "alternatives": [_plan_doc(a, network) for a in d.alternatives[:5]],
         "excluded": {node: list(reasons) for node, reasons in d.excluded.items()},
         "signals": signals[:200],
-        "reasons": [line[:300] for line in [*d.explain(), *(counterfactuals or [])][:40]],
+        "reasons": [line[:300] for line in [*said[:1], *(context or []), *said[1:], *(counterfactuals or [])][:40]],
     }
 
 
@@ -132,6 +137,9 @@ def decide(
     soft: SoftPenalty | None = None,
     capacity_price: Mapping[str, float] | None = None,
     rejects: RejectRisk | None = None,
+    budget: float = 0.0,
 ) -> Decision:
     """Plan one order (a thin seam so callers do not reach into scoring)."""
-    return plan(order, network, signals, weights, capacity_price, learned=learned, soft=soft, rejects=rejects)
+    return plan(
+        order, network, signals, weights, capacity_price, learned=learned, soft=soft, rejects=rejects, budget=budget
+    )

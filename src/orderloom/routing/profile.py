@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from orderloom.routing.budgets import Budget
 from orderloom.routing.network import CarrierService, Network, Node
 from orderloom.routing.scoring import Weights
 
@@ -26,6 +27,7 @@ class RoutingProfile:
     explore: float = 0.0  # how far a Thompson draw may pull the learned risk away from its mean (0..1)
     # Soft constraints: (node ids, node kinds, services, ¥ penalty); an empty set matches anything.
     soft: tuple[tuple[frozenset[str], frozenset[str], frozenset[str], float], ...] = ()
+    budgets: tuple[Budget, ...] = ()  # soft goals over many orders (average ¥ per order per period)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> RoutingProfile:
@@ -48,6 +50,7 @@ class RoutingProfile:
                 )
                 for rule in doc.get("soft") or ()
             ),
+            tuple(Budget.from_dict(b) for b in doc.get("budgets") or ()),
         )
 
     def penalty(self, node: Node, service: CarrierService) -> float:

@@ -21,6 +21,7 @@ TERMS: tuple[str, ...] = (
     "co2",
     "learned",
     "rejections",
+    "budget",
     "soft",
     "split",  # always last: a plan sets it once, not per leg
 )
@@ -175,10 +176,16 @@ def plan(
     learned: LateRisk | None = None,
     soft: SoftPenalty | None = None,
     rejects: RejectRisk | None = None,
+    budget: float = 0.0,
 ) -> Decision:
-    """Score every feasible plan for the order and return the best with its explanation."""
+    """Score every feasible plan for the order and return the best with its explanation.
+
+    `budget` is how much more cost counts for this order because budgets covering it are
+    over their limit (see routing/budgets.py); 0 leaves the score as it is.
+    """
     prices = capacity_price or {}
     ctx = _Ctx(order, signals, weights, prices, network.services, learned=learned, soft=soft, rejects=rejects)
+    ctx.budget = budget
     lines = order.lines
     all_lines = frozenset(range(len(lines)))
     excluded: dict[str, tuple[str, ...]] = {}
@@ -271,6 +278,7 @@ class _Ctx:
         self.learned = learned
         self.soft = soft
         self.rejects = rejects
+        self.budget = 0.0
         self.lateness_w = weights.lateness * TIER_LATENESS[order.tier]
         self.city_closed = order.city in signals.closed_cities
 
@@ -309,8 +317,9 @@ class _Ctx:
                 continue
             eta = sig.backlog_hours + svc.transit_hours(km)
             risk = self.learned(node.id, svc.id, self.order.city) if self.learned is not None else None
+            cost = w.cost * (node.unit_cost + svc.cost(km))
             terms = (
-                w.cost * (node.unit_cost + svc.cost(km)),
+                cost,
                 stretch,
                 self.lateness_w * expected_hours_late(eta, self.order.window_end_h),
                 load,
@@ -318,6 +327,7 @@ class _Ctx:
                 w.co2 * svc.co2_kg_per_km * km,
                 self.lateness_w * LEARNED_LATE_HOURS * risk if risk is not None else 0.0,
                 rejection,
+                self.budget * cost,
                 self.soft(node, svc) if self.soft is not None else 0.0,
                 0.0,
             )
