@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orderloom import __version__
-from orderloom.api import admin_routes, errors, live_routes, policy_routes, routing_routes, status_routes
+from orderloom.api import admin_routes, console, errors, live_routes, policy_routes, routing_routes, status_routes
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services, build_services
 from orderloom.core.settings import Settings
@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(policy_routes.router(PolicyRuntime(PolicyLog(svc.intake))))
     network = load_network(settings.network_path or CHINA_YAML)
     app.include_router(routing_routes.router(network, SignalBook(svc.intake, load_registry(), network)))
+
+    console.install(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and the log's head position")
     async def healthz() -> JSON:
