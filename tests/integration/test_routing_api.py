@@ -227,3 +227,10 @@ def test_a_budget_goal_over_its_limit_makes_cost_count_more_for_the_orders_it_co
     old = order_body(api, "x")
     old["customer"]["new_customer"] = False
     assert api.client.post("/v1/routing/decide", json=old, headers=ops).json()["breakdown"]["budget"] == 0
+
+
+def test_the_network_is_served_for_the_console_map(api: Api) -> None:
+    doc = api.client.get("/v1/routing/network", headers=api.as_("cs")).json()
+    assert len(doc["nodes"]) == 50 and {"lat", "lng", "orders_per_hour", "kind"} <= set(doc["nodes"][0])
+    assert {s["id"] for s in doc["services"]} >= {"same_city", "next_day"}
+    assert api.client.get("/v1/routing/network").status_code == 401

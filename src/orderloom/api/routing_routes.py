@@ -173,6 +173,30 @@ def router(network: Network, book: SignalBook) -> APIRouter:
             doc["applied"] = True
         return JSON(doc)
 
+    @r.get("/routing/network", summary="The fulfilment network: nodes with location, capacity and stock; services")
+    async def network_doc(who: Annotated[Caller, Depends(caller)]) -> JSON:
+        who.require("verify")
+        nodes = [
+            {
+                "id": n.id,
+                "name": n.name,
+                "kind": n.kind,
+                "city": n.city,
+                "lat": n.lat,
+                "lng": n.lng,
+                "orders_per_hour": n.orders_per_hour(),
+                "capacity_per_hour": dict(n.capacity_per_hour),
+                "unit_cost": n.unit_cost,
+                "stock": dict(n.stock),
+                "cold_storage": n.cold_storage,
+                "service_radius_km": n.service_radius_km,
+            }
+            for n in network.nodes
+        ]
+        services_ = [{"id": s.id, "name": s.name, "kind": s.kind, "max_km": s.max_km} for s in network.services]
+        prices = engine.pricer.last.prices if engine.pricer.last is not None else {}
+        return JSON({"nodes": nodes, "services": services_, "capacity_prices": prices})
+
     @r.get("/routing/reservations", summary="What each node has reserved for open orders, per SKU")
     async def reservations(request: Request, who: Annotated[Caller, Depends(caller)]) -> JSON:
         who.require("verify")
