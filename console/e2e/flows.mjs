@@ -14,3 +14,15 @@ export const flows = {
     assert.ok(steps >= 3, `the chain shows ${steps} steps`);
   },
 };
+
+flows.network = async (page, { base }) => {
+  await page.goto(`${base}/console/#/network`);
+  await page.getByRole("img", { name: "network map" }).locator("canvas").first().waitFor({ timeout: 10000 });
+  await page.getByLabel("decision order id").fill("OL-DEMO-0033");
+  await page.getByLabel("decision order id").press("Enter");
+  await page.getByRole("img", { name: "score breakdown" }).waitFor({ timeout: 10000 });
+  const reasons = await page.locator("li").allTextContents();
+  assert.ok(reasons.some((r) => r.startsWith("chose ")), `the decision explains itself: ${reasons.slice(0, 2)}`);
+  await page.getByRole("button", { name: /预\s?览/ }).click();
+  await page.getByText(/单改派/).waitFor({ timeout: 20000 });
+};

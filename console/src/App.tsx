@@ -4,12 +4,16 @@ import zhCN from "antd/locale/zh_CN";
 import enUS from "antd/locale/en_US";
 import { getKey, setKey } from "./lib/api";
 import { Lang, LangContext } from "./lib/i18n";
+import { Network } from "./pages/Network";
 import { OrderLens } from "./pages/OrderLens";
 
 type Page = { id: string; zh: string; en: string; render: () => JSX.Element };
 
 // Pages are addressed by the URL hash (#/lens?oid=...), so every view can be bookmarked and shared.
-export const PAGES: Page[] = [{ id: "lens", zh: "订单透视", en: "Order lens", render: () => <OrderLens /> }];
+export const PAGES: Page[] = [
+  { id: "lens", zh: "订单透视", en: "Order lens", render: () => <OrderLens /> },
+  { id: "network", zh: "网络与路由", en: "Network & routing", render: () => <Network /> },
+];
 
 function currentPage(): string {
   const id = window.location.hash.replace(/^#\/?/, "").split("?")[0];

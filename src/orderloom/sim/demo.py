@@ -13,6 +13,10 @@ from typing import Any
 
 from orderloom.bootstrap import Services
 from orderloom.core.envelope import format_time
+from orderloom.routing.network import CHINA_YAML, load_network
+from orderloom.routing.router import Router
+from orderloom.routing.signal_book import SignalBook
+from orderloom.routing.signals import load_registry
 
 SEED_CHAIN = [
     "payment.captured",
@@ -31,6 +35,16 @@ SEED_CHAIN = [
     "customer.picked_up",
 ]
 FIRST = "OL-DEMO-0001"
+ROUTED_CITIES = [
+    ("上海市", 31.2304, 121.4737),
+    ("杭州市", 30.2741, 120.1551),
+    ("成都市", 30.5728, 104.0668),
+    ("广州市", 23.1291, 113.2644),
+    ("北京市", 39.9042, 116.4074),
+    ("武汉市", 30.5928, 114.3055),
+    ("南京市", 32.0603, 118.7969),
+    ("西安市", 34.3416, 108.9398),
+]
 
 
 def _event(svc: Services, oid: str, n: int, etype: str, at: datetime, **data: Any) -> dict[str, Any]:
@@ -136,6 +150,16 @@ def build_demo(svc: Services, now: datetime) -> list[dict[str, Any]]:
         gap = timedelta(minutes=rng.randint(30, 150))
         steps = [s for s in SEED_CHAIN[:depth] if t0 + gap * (SEED_CHAIN.index(s) + 1) < now]
         events += [_order(svc, oid, f"C-DEMO-{k:03d}", t0), *_chain(svc, oid, t0, steps, gap)]
+    # 31-38. Paid minutes ago across the country, waiting for the router (load_demo routes them).
+    for k, (city, lat, lng) in enumerate(ROUTED_CITIES, start=31):
+        oid = f"OL-DEMO-{k:04d}"
+        t0 = now - timedelta(minutes=20 + 5 * k)
+        dest = {"region": city, "city": city, "address": f"演示路 {k} 号", "lat": lat, "lng": lng}
+        window = {"start": format_time(t0), "end": format_time(now + timedelta(hours=30))}
+        events += [
+            _order(svc, oid, f"C-DEMO-{k:03d}", t0, destination=dest, window=window),
+            _event(svc, oid, 1, "payment.captured", t0 + timedelta(minutes=2)),
+        ]
     return events
 
 
@@ -149,4 +173,9 @@ def load_demo(svc: Services) -> int:
     if rejected:
         first = rejected[0]
         raise RuntimeError(f"demo event {first.id} was rejected: {first.problems}")
+    # The live router places the freshly paid orders, so the console has decisions to explain.
+    network = load_network(CHINA_YAML)
+    router = Router(network, SignalBook(svc.intake, load_registry(), network))
+    for k in range(31, 31 + len(ROUTED_CITIES)):
+        router.route(svc, f"OL-DEMO-{k:04d}", "system:demo-router")
     return sum(1 for e in events if e["type"] == "order.placed")
