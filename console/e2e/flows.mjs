@@ -26,3 +26,26 @@ flows.network = async (page, { base }) => {
   await page.getByRole("button", { name: /预\s?览/ }).click();
   await page.getByText(/单改派/).waitFor({ timeout: 20000 });
 };
+
+// A strategy manager raises the lateness weight, saves, publishes to everyone, and the next decision uses it.
+flows.policies = async (page, { base, key, label }) => {
+  await page.goto(`${base}/console/#/policies`);
+  await page.getByText(/全量版本/).waitFor({ timeout: 10000 });
+  const before = await (await fetch(`${base}/v1/policies/routing_default`, { headers: { Authorization: `Bearer ${key}` } })).json();
+  const slider = page.locator('[data-weight="lateness"] [role="slider"]');
+  await slider.focus();
+  for (let i = 0; i < 5; i++) await slider.press("ArrowRight");
+  await page.getByRole("button", { name: /另存为新版本/ }).click();
+  await page.getByText(/已保存新版本/).waitFor({ timeout: 10000 });
+  await page.getByLabel("rollout percent").fill("100");
+  await page.getByRole("button", { name: /^发\s?布$/ }).click();
+  await page.getByText(/已发布/).first().waitFor({ timeout: 10000 });
+  const after = await (await fetch(`${base}/v1/policies/routing_default`, { headers: { Authorization: `Bearer ${key}` } })).json();
+  const version = before.versions.length + 1;
+  assert.equal(after.stable, version, `${label}: version ${version} is published`);
+  const body = { lines: [{ sku: "YOG-500G", qty: 1, cold_chain: true }], destination: { city: "南京市", lat: 32.06, lng: 118.8 } };
+  const decided = await (
+    await fetch(`${base}/v1/routing/decide`, { method: "POST", headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" }, body: JSON.stringify(body) })
+  ).json();
+  assert.equal(decided.weights_version, version, "the next decision uses the published weights");
+};

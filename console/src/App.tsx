@@ -6,6 +6,7 @@ import { getKey, setKey } from "./lib/api";
 import { Lang, LangContext } from "./lib/i18n";
 import { Network } from "./pages/Network";
 import { OrderLens } from "./pages/OrderLens";
+import { Policies } from "./pages/Policies";
 
 type Page = { id: string; zh: string; en: string; render: () => JSX.Element };
 
@@ -13,6 +14,7 @@ type Page = { id: string; zh: string; en: string; render: () => JSX.Element };
 export const PAGES: Page[] = [
   { id: "lens", zh: "订单透视", en: "Order lens", render: () => <OrderLens /> },
   { id: "network", zh: "网络与路由", en: "Network & routing", render: () => <Network /> },
+  { id: "policies", zh: "策略", en: "Policies", render: () => <Policies /> },
 ];
 
 function currentPage(): string {

@@ -15,7 +15,7 @@ from orderloom.core.envelope import normalise_time
 from orderloom.core.errors import NotFound, Problem, ValidationFailed
 from orderloom.policy import diff, load_example, run_golden
 from orderloom.policy.log import PolicyState
-from orderloom.policy.model import GoldenCase, PolicyVersion
+from orderloom.policy.model import KINDS, GoldenCase, PolicyVersion
 from orderloom.policy.runtime import (
     PolicyRuntime,
     experiment_report,
@@ -87,8 +87,8 @@ def router(runtime: PolicyRuntime) -> APIRouter:
     async def save(request: Request, name: str, who: Annotated[Caller, Depends(caller)]) -> JSON:
         who.require("write")
         body = _fields(await json_body(request, _LIMIT), "kind", "document", "input_schema")
-        if body["kind"] not in ("decision", "routing_profile"):
-            raise ValidationFailed([Problem("kind", "enum", "kind must be decision or routing_profile")])
+        if body["kind"] not in KINDS:
+            raise ValidationFailed([Problem("kind", "enum", f"kind must be one of: {', '.join(KINDS)}")])
         for key in ("document", "input_schema"):
             if not isinstance(body[key], dict):
                 raise ValidationFailed([Problem(key, "type", f"{key} must be a JSON object")])

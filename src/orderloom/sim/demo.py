@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import random
 from copy import deepcopy
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
 from orderloom.bootstrap import Services
 from orderloom.core.envelope import format_time
+from orderloom.policy.log import PolicyLog
+from orderloom.policy.model import PolicyVersion
 from orderloom.routing.network import CHINA_YAML, load_network
-from orderloom.routing.router import Router
+from orderloom.routing.router import PROFILE, Router
+from orderloom.routing.scoring import Weights
 from orderloom.routing.signal_book import SignalBook
 from orderloom.routing.signals import load_registry
 
@@ -173,6 +177,13 @@ def load_demo(svc: Services) -> int:
     if rejected:
         first = rejected[0]
         raise RuntimeError(f"demo event {first.id} was rejected: {first.problems}")
+    # A published routing profile (the built-in weights as version 1), so the console has a policy to edit.
+    policies = PolicyLog(svc.intake)
+    weights = {f.name: getattr(Weights(), f.name) for f in fields(Weights)}
+    schema = {"type": "object", "properties": {}}
+    profile = PolicyVersion(PROFILE, 0, "routing_profile", {"weights": weights}, schema, note="built-in weights")
+    saved = policies.save(profile, actor="system:demo")
+    policies.publish(PROFILE, saved.version, actor="system:demo", reason="demo")
     # The live router places the freshly paid orders, so the console has decisions to explain.
     network = load_network(CHINA_YAML)
     router = Router(network, SignalBook(svc.intake, load_registry(), network))
