@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from orderloom import __version__
 from orderloom.api import admin_routes, console, errors, live_routes, policy_routes, routing_routes, status_routes
+from orderloom.api.ratelimit import RateLimiter
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services, build_services
 from orderloom.core.settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         default_response_class=JSON,
     )
     app.state.services = svc
+    app.state.limiter = RateLimiter(svc.settings.rate_per_key, svc.settings.rate_burst)
     errors.install(app)
     app.include_router(status_routes.router(svc.dictionary))
     app.include_router(live_routes.router(tail))

@@ -8,8 +8,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from orderloom.api.keys import ApiKey
+from orderloom.api.ratelimit import RateLimiter
 from orderloom.bootstrap import Services
-from orderloom.core.errors import Forbidden, Unauthorized
+from orderloom.core.errors import Forbidden, RateLimited, Unauthorized
 
 # What each role may do beyond reading its own view of an order.
 RIGHTS: dict[str, frozenset[str]] = {
@@ -65,4 +66,10 @@ async def caller(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
     key = await run_in_threadpool(services(request).keys.authenticate, token.strip())
+    limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
+    wait = limiter.take(key.key_id) if limiter is not None else 0.0
+    if limiter is not None and wait > 0:
+        raise RateLimited(
+            f"key {key.key_id} sent more than {limiter.rate:g} requests per second; retry in {wait:.1f} s", wait
+        )
     return Caller(key)

@@ -23,6 +23,7 @@ from orderloom.core.errors import (
     Forbidden,
     NotFound,
     OrderloomError,
+    RateLimited,
     StoreUnavailable,
     Unauthorized,
     ValidationFailed,
@@ -43,6 +44,7 @@ STATUS: list[tuple[type[OrderloomError], int, str]] = [
     (BusUnavailable, 503, "bus_unavailable"),
     (EvaluationFailed, 422, "evaluation_failed"),
     (ConfigError, 500, "configuration"),
+    (RateLimited, 429, "rate_limited"),
 ]
 
 
@@ -66,6 +68,8 @@ def _for(exc: OrderloomError) -> JSON:
         if isinstance(exc, cls):
             problems = [p.as_dict() for p in exc.problems] if isinstance(exc, ValidationFailed) else None
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            if isinstance(exc, RateLimited):
+                headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
             return JSON(error_body(code, str(exc), problems), status_code=status, headers=headers)
     return JSON(error_body("error", str(exc)), status_code=400)
 

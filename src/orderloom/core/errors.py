@@ -88,3 +88,11 @@ class Forbidden(OrderloomError):
 
 class ConfigError(OrderloomError):
     """A setting or configuration file is wrong; the message names it."""
+
+
+class RateLimited(OrderloomError):
+    """A key sent more requests than its rate allows; it may retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

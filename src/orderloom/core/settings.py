@@ -56,6 +56,8 @@ class Settings:
     max_batch: int = 1000
     max_body_bytes: int = 8 * 1024 * 1024
     network_path: str = ""  # the fulfilment network YAML; empty: the shipped China network
+    rate_per_key: float = 1000.0  # requests per second per API key and worker; 0: no limit
+    rate_burst: int = 2000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +73,8 @@ class Settings:
             max_batch=_int(e, "ORDERLOOM_MAX_BATCH", cls.max_batch, 1, 100_000),
             max_body_bytes=_int(e, "ORDERLOOM_MAX_BODY_BYTES", cls.max_body_bytes, 1024, 1 << 30),
             network_path=e.get("ORDERLOOM_NETWORK") or "",
+            rate_per_key=float(_int(e, "ORDERLOOM_RATE_PER_KEY", int(cls.rate_per_key), 0, 1_000_000)),
+            rate_burst=_int(e, "ORDERLOOM_RATE_BURST", cls.rate_burst, 1, 1_000_000),
         )
 
 

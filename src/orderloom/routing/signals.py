@@ -135,7 +135,8 @@ def validate_signal(raw: Any, registry: Registry, now: datetime, *, network: Net
     With a network, node and lane targets must name one of its nodes.
     """
     if not isinstance(raw, dict):
-        raise ValidationFailed([Problem("(signal)", "type", "a signal must be an object with type, target, value and time")])
+        message = "a signal must be an object with type, target, value and time"
+        raise ValidationFailed([Problem("(signal)", "type", message)])
     problems = [
         Problem(k, "unknown_field", f"{k} is not a signal field; send only type, target, value and time")
         for k in sorted(raw)
