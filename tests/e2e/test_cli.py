@@ -144,7 +144,7 @@ def test_serve_with_demo_data_answers_over_http(tmp_path: Path) -> None:
             if "API on" in line:
                 break
         assert set(keys) == {"consumer", "cs", "finance", "ops", "admin"}, "".join(lines)
-        assert any("30 orders loaded" in x for x in lines)
+        assert any("38 orders loaded" in x for x in lines)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

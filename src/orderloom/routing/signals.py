@@ -138,7 +138,7 @@ def validate_signal(raw: Any, registry: Registry, now: datetime, *, network: Net
         message = "a signal must be an object with type, target, value and time"
         raise ValidationFailed([Problem("(signal)", "type", message)])
     problems = [
-        Problem(k, "unknown_field", f"{k} is not a signal field; send only type, target, value and time")
+        Problem(k or '""', "unknown_field", f"{k!r} is not a signal field; send only type, target, value and time")
         for k in sorted(raw)
         if k not in _SIGNAL_KEYS
     ]
