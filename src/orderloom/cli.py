@@ -15,6 +15,7 @@ from rich.table import Table
 
 from orderloom.core.errors import OrderloomError, ValidationFailed
 from orderloom.core.settings import Settings
+from orderloom.status.analytics.commands import analytics
 
 out = Console()
 err = Console(stderr=True)
@@ -658,3 +659,6 @@ def policy_health_cmd(name: str, threshold: float) -> None:
             f" deviation {'-' if rate is None else f'{rate:.1%}'}{'  ALERT' if v.get('alert') else ''}"
         )
     print(orjson.dumps(rep).decode())
+
+
+main.add_command(analytics)

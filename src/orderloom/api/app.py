@@ -8,7 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from orderloom import __version__
-from orderloom.api import admin_routes, console, errors, live_routes, policy_routes, routing_routes, status_routes
+from orderloom.api import (
+    admin_routes,
+    analytics_routes,
+    console,
+    errors,
+    live_routes,
+    policy_routes,
+    routing_routes,
+    status_routes,
+)
 from orderloom.api.ratelimit import RateLimiter
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services, build_services
@@ -54,6 +63,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.limiter = RateLimiter(svc.settings.rate_per_key, svc.settings.rate_burst)
     errors.install(app)
     app.include_router(status_routes.router(svc.dictionary))
+    app.include_router(analytics_routes.router())
     app.include_router(live_routes.router(tail))
     app.include_router(admin_routes.router())
     app.include_router(policy_routes.router(PolicyRuntime(PolicyLog(svc.intake))))
