@@ -9,9 +9,13 @@ export const flows = {
     await page.goto(`${base}/console/#/lens`);
     await page.getByLabel("order id").fill(FIRST);
     await page.getByLabel("order id").press("Enter");
-    await page.locator(".ant-timeline-item").first().waitFor({ timeout: 10000 });
+    await page.locator(".ant-timeline-item").first().waitFor({ timeout: 30000 });
     const steps = await page.locator(".ant-timeline-item").count();
-    assert.ok(steps >= 3, `the chain shows ${steps} steps`);
+    assert.ok(steps >= 10, `the chain shows ${steps} steps`);
+    await page.getByText(/通常/).first().waitFor();  // each step against its typical duration
+    await page.goto(`${base}/console/#/lens?oid=OL-DEMO-0003`);
+    await page.reload();
+    await page.getByText(/卡在/).waitFor({ timeout: 30000 });  // the stalled line-haul is shown as stuck
   },
 };
 
@@ -48,4 +52,12 @@ flows.policies = async (page, { base, key, label }) => {
     await fetch(`${base}/v1/routing/decide`, { method: "POST", headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" }, body: JSON.stringify(body) })
   ).json();
   assert.equal(decided.weights_version, version, "the next decision uses the published weights");
+};
+
+// An operations lead opens the dwell heatmap and sees the open findings.
+flows.intelligence = async (page, { base }) => {
+  await page.goto(`${base}/console/#/intelligence`);
+  await page.getByRole("img", { name: "dwell heatmap" }).locator("canvas").first().waitFor({ timeout: 60000 });
+  const steps = await page.getByText(/个步骤/).textContent();
+  assert.ok(Number.parseInt(steps ?? "0", 10) > 50, `the heatmap counts the demo's steps: ${steps}`);
 };

@@ -4,6 +4,7 @@ import zhCN from "antd/locale/zh_CN";
 import enUS from "antd/locale/en_US";
 import { getKey, setKey } from "./lib/api";
 import { Lang, LangContext } from "./lib/i18n";
+import { Intelligence } from "./pages/Intelligence";
 import { Network } from "./pages/Network";
 import { OrderLens } from "./pages/OrderLens";
 import { Policies } from "./pages/Policies";
@@ -15,6 +16,7 @@ export const PAGES: Page[] = [
   { id: "lens", zh: "订单透视", en: "Order lens", render: () => <OrderLens /> },
   { id: "network", zh: "网络与路由", en: "Network & routing", render: () => <Network /> },
   { id: "policies", zh: "策略", en: "Policies", render: () => <Policies /> },
+  { id: "intelligence", zh: "状态智能", en: "Status intelligence", render: () => <Intelligence /> },
 ];
 
 function currentPage(): string {

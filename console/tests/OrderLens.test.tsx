@@ -7,23 +7,50 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-test("looking up an order shows its chain as a timeline", async () => {
-  const chain = {
+const ev = (id: string, type: string, zh: string, time: string) => ({ id, type, label: { zh, en: type }, time });
+
+test("looking up an order shows each step against its typical duration and where it is stuck", async () => {
+  const lens = {
     oid: "OL1",
-    status: { id: "shipped", label: { zh: "已发货", en: "Shipped" } },
+    status: { id: "in_transit", label: { zh: "干线运输中", en: "In transit" } },
+    stuck: true,
     steps: [
-      { type: "order.placed", label: { zh: "订单已提交", en: "Order placed" }, time: "2026-11-11 10:00", since_previous_s: null },
-      { type: "outbound.scanned", label: { zh: "出库扫描", en: "Outbound scan" }, time: "2026-11-11 14:00", since_previous_s: 14400, leg: "warehouse" },
+      {
+        shipment: null,
+        from: ev("e1", "order.placed", "订单已创建", "2026-11-11T10:00:00Z"),
+        to: ev("e2", "outbound.scanned", "出库扫描", "2026-11-11T14:00:00Z"),
+        stage: "warehouse",
+        leg: "central_wh",
+        node: "SH-CWH",
+        duration_s: 14400,
+        typical: { count: 30, p50_s: 3600, p90_s: 7200 },
+        slow: true,
+      },
+    ],
+    waiting: [
+      {
+        shipment: null,
+        last: ev("e2", "outbound.scanned", "出库扫描", "2026-11-11T14:00:00Z"),
+        node: "SH-CWH",
+        elapsed_s: 21600,
+        typical: { count: 30, p50_s: 3600, p90_s: 7200 },
+        finished: false,
+        stuck: true,
+        expected_next: [{ type: "linehaul.departed", label: { zh: "干线已发车", en: "Departed" } }],
+      },
     ],
   };
-  const fetchMock = vi.fn(async (_url: string) => new Response(JSON.stringify(chain), { status: 200 }));
+  const fetchMock = vi.fn(async (url: string) =>
+    url.endsWith("/live") ? new Response("", { status: 200 }) : new Response(JSON.stringify(lens), { status: 200 }),
+  );
   vi.stubGlobal("fetch", fetchMock);
   render(<OrderLens />);
   fireEvent.change(screen.getByLabelText("order id"), { target: { value: "OL1" } });
   fireEvent.click(screen.getByRole("button", { name: /查\s?询/ }));
   expect(await screen.findByText("出库扫描")).toBeTruthy();
-  expect(screen.getByText(/4.0 h/)).toBeTruthy();
-  expect(fetchMock.mock.calls[0][0]).toBe("/v1/orders/OL1/chain?role=cs");
+  expect(screen.getByText(/4.0 h \(通常 1.0 h, p90 2.0 h\)/)).toBeTruthy();
+  expect(screen.getByText(/卡在 出库扫描 · SH-CWH: 6.0 h/)).toBeTruthy();
+  expect(fetchMock.mock.calls.map((c) => c[0])).toContain("/v1/orders/OL1/lens?role=cs");
 });
 
 test("an unknown order shows the API's message, not a blank page", async () => {

@@ -1,40 +1,65 @@
-import { useState } from "react";
-import { Alert, Card, Input, Select, Space, Tag, Timeline, Typography } from "antd";
+import { useEffect, useState } from "react";
+import { Alert, Badge, Card, Input, Select, Space, Tag, Timeline, Typography } from "antd";
 import { api, ApiError } from "../lib/api";
-import { useT } from "../lib/i18n";
+import { useLang, useT } from "../lib/i18n";
+import { follow } from "../lib/sse";
 
 type Label = { zh: string; en: string };
-type Step = { type: string; label: Label; time: string; leg?: string; since_previous_s?: number | null };
-type Chain = { oid: string; status: { id: string; label: Label }; steps: Step[] };
+type Ev = { id: string; type: string; label: Label; time: string };
+type Typical = { count: number; p50_s: number; p90_s: number } | null;
+type Step = { shipment: string | null; from: Ev; to: Ev; stage: string; leg: string; node: string | null; duration_s: number; typical: Typical; slow: boolean };
+type Waiting = {
+  shipment: string | null;
+  last: Ev;
+  node: string | null;
+  elapsed_s: number;
+  typical: Typical;
+  finished: boolean;
+  stuck: boolean;
+  expected_next: { type: string; label: Label }[];
+};
+type Lens = { oid: string; status: { id: string; label: Label }; steps: Step[]; waiting: Waiting[]; stuck: boolean };
 
 const ROLES = ["consumer", "cs", "finance", "ops", "admin"];
 
-function human(seconds: number | null | undefined): string {
+export function human(seconds: number | null | undefined): string {
   if (seconds == null) return "";
   if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
   if (seconds < 86400) return `${(seconds / 3600).toFixed(1)} h`;
   return `${(seconds / 86400).toFixed(1)} d`;
 }
 
-// Customer service types an order number and reads the atomic chain, as any role would see it.
+function initialOid(): string {
+  const q = window.location.hash.split("?")[1] ?? "";
+  return new URLSearchParams(q).get("oid") ?? "";
+}
+
+// Customer service types an order number and reads the atomic chain: each step against its typical
+// duration, where the order is stuck, and what each role sees; new events arrive live.
 export function OrderLens(): JSX.Element {
   const t = useT();
-  const [oid, setOid] = useState("");
+  const lang = useLang();
+  const [oid, setOid] = useState(initialOid());
+  const [shown, setShown] = useState(initialOid());
   const [role, setRole] = useState("cs");
-  const [chain, setChain] = useState<Chain | null>(null);
+  const [lens, setLens] = useState<Lens | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [live, setLive] = useState(0);
 
-  async function load(value: string, as: string): Promise<void> {
+  useEffect(() => {
+    if (!shown) return;
+    let current = true;
     setError(null);
-    try {
-      const q = as === "own" ? "" : `?role=${as}`;
-      setChain(await api<Chain>(`/v1/orders/${encodeURIComponent(value.trim())}/chain${q}`));
-    } catch (e) {
-      setChain(null);
-      setError(e instanceof ApiError ? e.message : String(e));
-    }
-  }
+    api<Lens>(`/v1/orders/${encodeURIComponent(shown)}/lens?role=${role}`)
+      .then((l) => current && setLens(l))
+      .catch((e) => current && (setLens(null), setError(e instanceof ApiError ? e.message : String(e))));
+    return () => {
+      current = false;
+    };
+  }, [shown, role, live]);
+  useEffect(() => (shown ? follow(`/v1/orders/${encodeURIComponent(shown)}/live`, () => setLive((n) => n + 1)) : undefined), [shown]);
 
+  const L = (l: Label): string => l[lang];
   return (
     <Space direction="vertical" style={{ width: "100%" }}>
       <Space wrap>
@@ -44,30 +69,37 @@ export function OrderLens(): JSX.Element {
           enterButton={t("查询", "Look up")}
           value={oid}
           onChange={(e) => setOid(e.target.value)}
-          onSearch={(v) => void load(v, role)}
-          style={{ width: 360 }}
+          onSearch={(v) => setShown(v.trim())}
+          style={{ width: 360, maxWidth: "100%" }}
         />
-        <Select
-          aria-label="role"
-          value={role}
-          onChange={(r) => {
-            setRole(r);
-            if (oid) void load(oid, r);
-          }}
-          options={ROLES.map((r) => ({ value: r, label: r }))}
-          style={{ width: 140 }}
-        />
+        <Select aria-label="role" value={role} onChange={setRole} options={ROLES.map((r) => ({ value: r, label: r }))} style={{ width: 140 }} />
+        {shown && <Badge status={live ? "processing" : "default"} text={t("实时", "live")} />}
       </Space>
       {error && <Alert type="error" message={error} showIcon />}
-      {chain && (
-        <Card title={`${chain.oid} · ${t(chain.status.label.zh, chain.status.label.en)}`}>
+      {lens?.waiting.filter((w) => w.stuck).map((w) => (
+        <Alert
+          key={w.last.id}
+          type="warning"
+          showIcon
+          message={`${t("卡在", "Stuck at")} ${L(w.last.label)}${w.node ? ` · ${w.node}` : ""}: ${human(w.elapsed_s)}`}
+          description={`${t("通常 p90", "typical p90")} ${human(w.typical?.p90_s)} · ${t("预期下一步", "expected next")}: ${w.expected_next.map((x) => L(x.label)).join(" / ")}`}
+        />
+      ))}
+      {lens && (
+        <Card title={`${lens.oid} · ${L(lens.status.label)}`}>
           <Timeline
-            items={chain.steps.map((s) => ({
+            items={lens.steps.map((s) => ({
+              color: s.slow ? "red" : "blue",
               children: (
                 <Space direction="vertical" size={0}>
-                  <Typography.Text strong>{t(s.label.zh, s.label.en)}</Typography.Text>
+                  <Typography.Text strong>{L(s.to.label)}</Typography.Text>
                   <Typography.Text type="secondary">
-                    {s.time} {s.leg && <Tag>{s.leg}</Tag>} {human(s.since_previous_s)}
+                    {s.to.time.slice(0, 19).replace("T", " ")} <Tag>{s.leg}</Tag>
+                    {s.node && <Tag>{s.node}</Tag>}
+                    {s.shipment && <Tag color="purple">{s.shipment}</Tag>}
+                  </Typography.Text>
+                  <Typography.Text type={s.slow ? "danger" : "secondary"}>
+                    {human(s.duration_s)} {s.typical && `(${t("通常", "typical")} ${human(s.typical.p50_s)}, p90 ${human(s.typical.p90_s)})`}
                   </Typography.Text>
                 </Space>
               ),
