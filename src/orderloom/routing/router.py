@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderloom.bootstrap import Services
-from orderloom.core.envelope import format_time
-from orderloom.core.errors import NotFound, ValidationFailed
+from orderloom.core.envelope import StoredEvent, format_time
+from orderloom.core.errors import DuplicateConflict, NotFound, ValidationFailed
 from orderloom.core.ids import ulid
 from orderloom.policy.log import PolicyLog
 from orderloom.routing.budgets import BudgetBook
@@ -124,29 +124,54 @@ class Router:
         # Nodes that already turned this order down are not asked again.
         refused = exclude | {str(e.data["node"]) for e in events if e.type == "node.rejected"}
         doc = self.plan(svc, oid, placed.data, refused)
-        data = {k: v for k, v in doc.items() if k != "weights_version"}
         previous = [e for e in events if e.type in ROUTED]
-        if previous:
+        return self.record(
+            svc,
+            oid,
+            doc,
+            previous=previous[-1] if previous else None,
+            actor=actor,
+            trigger=trigger or ("stock_out" if refused else "manual"),
+        )
+
+    def record(
+        self,
+        svc: Services,
+        oid: str,
+        doc: dict[str, Any],
+        *,
+        previous: StoredEvent | None,
+        actor: str,
+        trigger: str,
+        event_id: str | None = None,
+        time: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a planned decision: `routing.decided`, or `routing.rerouted` from `previous`'s node."""
+        data = {k: v for k, v in doc.items() if k != "weights_version"}
+        if previous is not None:
             data = {
-                "from_node": str(previous[-1].data["node"]),
+                "from_node": str(previous.data["node"]),
                 "node": data["node"],
                 "service": data["service"],
                 "carrier": data["carrier"][:64],
-                "trigger": trigger or ("stock_out" if refused else "manual"),
+                "trigger": trigger,
                 "policy_id": data["policy_id"],
                 "policy_version": data["policy_version"],
                 "reasons": [line[:200] for line in data["reasons"][:20]],
             }
         raw = {
-            "id": f"routed-{ulid()}",
-            "type": "routing.rerouted" if previous else "routing.decided",
+            "id": event_id or f"routed-{ulid()}",
+            "type": "routing.rerouted" if previous is not None else "routing.decided",
             "source": "orderloom/routing",
             "oid": oid,
-            "time": format_time(svc.clock.now()),
+            "time": time or format_time(svc.clock.now()),
             "actor": actor,
             "data": data,
         }
         result = svc.intake.record([raw])[0]
+        reused = any(p.field == "id" and p.rule == "unique" for p in result.problems)
+        if result.status == "duplicate" or reused:
+            raise DuplicateConflict(str(raw["id"]))
         if result.status == "rejected":
             raise ValidationFailed(result.problems)
         return {"oid": oid, "position": result.position, "type": raw["type"], **doc}
