@@ -15,6 +15,7 @@ from rich.table import Table
 
 from orderloom.core.errors import OrderloomError, ValidationFailed
 from orderloom.core.settings import Settings
+from orderloom.playbook.commands import playbook
 from orderloom.status.analytics.commands import analytics
 
 out = Console()
@@ -662,3 +663,4 @@ def policy_health_cmd(name: str, threshold: float) -> None:
 
 
 main.add_command(analytics)
+main.add_command(playbook)

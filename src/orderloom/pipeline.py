@@ -17,6 +17,12 @@ from orderloom.bus.consumer import ConsumerRunner
 from orderloom.bus.factory import open_bus
 from orderloom.bus.port import Bus
 from orderloom.bus.relay import Relay
+from orderloom.playbook.runner import PlaybookRunner
+from orderloom.routing.commands import RerouteCommands
+from orderloom.routing.network import CHINA_YAML, load_network
+from orderloom.routing.router import Router
+from orderloom.routing.signal_book import SignalBook
+from orderloom.routing.signals import load_registry
 from orderloom.status.projections import status_projections
 
 log = logging.getLogger("orderloom.pipeline")
@@ -45,6 +51,9 @@ class InProcessPipeline:
         self.bus = bus or open_bus(svc.settings.bus_url)
         self.relay = Relay(svc.store, self.bus, svc.views)
         self.consumer = status_consumer(svc)
+        network = load_network(svc.settings.network_path or CHINA_YAML)
+        # Playbook commands to re-route at-risk orders are carried out by a router of this process.
+        self.commands = RerouteCommands(svc, Router(network, SignalBook(svc.intake, load_registry(), network)))
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -54,6 +63,8 @@ class InProcessPipeline:
         self._tasks = [
             asyncio.create_task(_guarded("relay", self.relay.run(self._stop)), name="relay"),
             asyncio.create_task(_guarded("consumer", self.consumer.run(self.bus, self._stop)), name="consumer"),
+            asyncio.create_task(_guarded("playbooks", PlaybookRunner(self.svc).run(self._stop)), name="playbooks"),
+            asyncio.create_task(_guarded("reroutes", self.commands.run(self._stop)), name="reroutes"),
         ]
 
     async def stop(self) -> None:

@@ -14,6 +14,7 @@ from orderloom.api import (
     console,
     errors,
     live_routes,
+    playbook_routes,
     policy_routes,
     routing_routes,
     status_routes,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.limiter = RateLimiter(svc.settings.rate_per_key, svc.settings.rate_burst)
     errors.install(app)
     app.include_router(status_routes.router(svc.dictionary))
+    app.include_router(playbook_routes.router())
     app.include_router(analytics_routes.router())
     app.include_router(live_routes.router(tail))
     app.include_router(admin_routes.router())

@@ -26,7 +26,12 @@ class GoldenResult:
 
 
 def run_golden(version: PolicyVersion) -> list[GoldenResult]:
-    """Evaluate every golden test of a decision version against its own document."""
+    """Evaluate every golden test of a decision or playbook version against its own document."""
+    if version.kind == "playbook":
+        # Imported here: the playbook package builds on the policy log, which imports this module.
+        from orderloom.playbook.golden import run_playbook_golden
+
+        return run_playbook_golden(version)
     if version.kind != "decision" or not version.tests:
         return []
     if bad := schema_problems(version.input_schema):

@@ -28,6 +28,11 @@ def lint(version: PolicyVersion) -> list[Problem]:
         problems += _structure(version.document)
         for table in tables(version.document):
             problems += _table(table, fields)
+    elif version.kind == "playbook":
+        # Imported here: the playbook package builds on the policy log, which imports this module.
+        from orderloom.playbook.document import document_problems
+
+        problems += document_problems(version.document)
     else:
         problems += _routing_profile(version.document)
     return problems

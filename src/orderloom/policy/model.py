@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Kind = Literal["decision", "routing_profile"]
-KINDS: tuple[Kind, ...] = ("decision", "routing_profile")
+Kind = Literal["decision", "routing_profile", "playbook"]
+KINDS: tuple[Kind, ...] = ("decision", "routing_profile", "playbook")
 
 
 def canonical_json(value: Any) -> bytes:
