@@ -14,6 +14,7 @@ from typing import Any
 
 from orderloom.bootstrap import Services
 from orderloom.core.envelope import format_time
+from orderloom.playbook.install import install_default_playbooks
 from orderloom.policy.log import PolicyLog
 from orderloom.policy.model import PolicyVersion
 from orderloom.routing.network import CHINA_YAML, load_network
@@ -171,6 +172,8 @@ def load_demo(svc: Services) -> int:
     """Load the demo once per store; returns how many orders were created now."""
     if svc.directory.find(FIRST) is not None:
         return 0
+    # Playbooks act only on triggers logged after they are published, so they come first.
+    install_default_playbooks(svc)
     events = build_demo(svc, svc.clock.now())
     results = svc.intake.record(events)
     rejected = [r for r in results if r.status == "rejected"]
