@@ -6,7 +6,7 @@ from orderloom.bootstrap import Services
 from orderloom.policy.examples import load_example
 from orderloom.policy.log import PolicyLog
 
-DEFAULT_PLAYBOOKS = ("coldchain_stall",)
+DEFAULT_PLAYBOOKS = ("coldchain_stall", "sla_risk_reroute")
 ACTOR = "system:playbook-install"
 
 
