@@ -106,8 +106,12 @@ class Network:
 
 
 def load_network(path: str | Path) -> Network:
-    """Read and validate a network YAML file; errors name the file and the field."""
+    """Read and validate a network file (YAML, or a nodes.csv with services.csv beside it); errors name the field."""
     p = Path(path)
+    if p.suffix.lower() == ".csv":
+        from orderloom.routing.network_csv import load_network_csv  # the CSV form builds on this module
+
+        return load_network_csv(p)
     raw = read_yaml(p, "network file")
     return parse_network(raw, source=p.name)
 
