@@ -23,8 +23,9 @@ def write_csv(net: Network, folder: Path) -> Path:
         for n in net.nodes:
             caps = [n.capacity_per_hour.get(s, 0) for s in STAGES]
             stock = ";".join(f"{k}:{v}" for k, v in n.stock.items())
-            w.writerow([n.id, n.name, n.kind, n.city, n.lat, n.lng, *caps, n.unit_cost, stock,
-                        "yes" if n.cold_storage else "no", n.service_radius_km, n.radius_elasticity_km, n.hours])  # fmt: skip
+            cold = "yes" if n.cold_storage else "no"
+            reach = [n.service_radius_km, n.radius_elasticity_km]
+            w.writerow([n.id, n.name, n.kind, n.city, n.lat, n.lng, *caps, n.unit_cost, stock, cold, *reach, n.hours])
     with (folder / "services.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(SERVICE_COLUMNS)
