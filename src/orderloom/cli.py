@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from orderloom.connectors.commands import import_csv, import_parquet, reconcile_cmd, webhooks
 from orderloom.core.errors import OrderloomError, ValidationFailed
 from orderloom.core.settings import Settings
 from orderloom.playbook.commands import playbook
@@ -664,3 +665,14 @@ def policy_health_cmd(name: str, threshold: float) -> None:
 
 main.add_command(analytics)
 main.add_command(playbook)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Bulk import of files (CSV, Parquet) into the log."""
+
+
+import_group.add_command(import_csv)
+import_group.add_command(import_parquet)
+main.add_command(reconcile_cmd)
+main.add_command(webhooks)

@@ -17,6 +17,7 @@ from orderloom.bus.consumer import ConsumerRunner
 from orderloom.bus.factory import open_bus
 from orderloom.bus.port import Bus
 from orderloom.bus.relay import Relay
+from orderloom.connectors.dispatcher import DispatchConfig, Dispatcher
 from orderloom.playbook.runner import PlaybookRunner
 from orderloom.routing.commands import RerouteCommands
 from orderloom.routing.network import CHINA_YAML, load_network
@@ -51,6 +52,7 @@ class InProcessPipeline:
         self.bus = bus or open_bus(svc.settings.bus_url)
         self.relay = Relay(svc.store, self.bus, svc.views)
         self.consumer = status_consumer(svc)
+        self.webhooks = Dispatcher(svc, DispatchConfig.from_env())
         network = load_network(svc.settings.network_path or CHINA_YAML)
         # Playbook commands to re-route at-risk orders are carried out by a router of this process.
         self.commands = RerouteCommands(svc, Router(network, SignalBook(svc.intake, load_registry(), network)))
@@ -65,6 +67,7 @@ class InProcessPipeline:
             asyncio.create_task(_guarded("consumer", self.consumer.run(self.bus, self._stop)), name="consumer"),
             asyncio.create_task(_guarded("playbooks", PlaybookRunner(self.svc).run(self._stop)), name="playbooks"),
             asyncio.create_task(_guarded("reroutes", self.commands.run(self._stop)), name="reroutes"),
+            asyncio.create_task(_guarded("webhooks", self.webhooks.run(self._stop)), name="webhooks"),
         ]
 
     async def stop(self) -> None:

@@ -11,6 +11,7 @@ from orderloom import __version__
 from orderloom.api import (
     admin_routes,
     analytics_routes,
+    connector_routes,
     console,
     errors,
     live_routes,
@@ -64,11 +65,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.limiter = RateLimiter(svc.settings.rate_per_key, svc.settings.rate_burst)
     errors.install(app)
     app.include_router(status_routes.router(svc.dictionary))
-    app.include_router(playbook_routes.router())
     app.include_router(analytics_routes.router())
     app.include_router(live_routes.router(tail))
     app.include_router(admin_routes.router())
+    app.include_router(connector_routes.router(svc))
     app.include_router(policy_routes.router(PolicyRuntime(PolicyLog(svc.intake))))
+    app.include_router(playbook_routes.router())
     network = load_network(settings.network_path or CHINA_YAML)
     app.include_router(routing_routes.router(network, SignalBook(svc.intake, load_registry(), network)))
 
