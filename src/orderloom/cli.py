@@ -16,6 +16,7 @@ from rich.table import Table
 from orderloom.connectors.commands import import_csv, import_parquet, reconcile_cmd, webhooks
 from orderloom.core.errors import OrderloomError, ValidationFailed
 from orderloom.core.settings import Settings
+from orderloom.olist.commands import import_olist, report_group
 from orderloom.playbook.commands import playbook
 from orderloom.status.analytics.commands import analytics
 
@@ -674,5 +675,7 @@ def import_group() -> None:
 
 import_group.add_command(import_csv)
 import_group.add_command(import_parquet)
+import_group.add_command(import_olist)
+main.add_command(report_group)
 main.add_command(reconcile_cmd)
 main.add_command(webhooks)
