@@ -8,7 +8,7 @@ export default defineConfig({
   build: {
     outDir: "../src/orderloom/console/dist",
     emptyOutDir: true,
-    chunkSizeWarningLimit: 4000,
+    chunkSizeWarningLimit: 7000, // the lazily loaded JDM editor + Monaco chunk is ~6 MB
   },
   server: {
     proxy: { "/v1": "http://127.0.0.1:8000", "/healthz": "http://127.0.0.1:8000" },
