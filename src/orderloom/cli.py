@@ -19,6 +19,7 @@ from orderloom.core.settings import Settings
 from orderloom.olist.commands import import_olist, report_group
 from orderloom.playbook.commands import playbook
 from orderloom.status.analytics.commands import analytics
+from orderloom.status.monitors.commands import monitor
 
 out = Console()
 err = Console(stderr=True)
@@ -666,6 +667,7 @@ def policy_health_cmd(name: str, threshold: float) -> None:
 
 main.add_command(analytics)
 main.add_command(playbook)
+main.add_command(monitor)
 
 
 @main.group("import")

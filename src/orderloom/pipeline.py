@@ -24,6 +24,7 @@ from orderloom.routing.network import CHINA_YAML, load_network
 from orderloom.routing.router import Router
 from orderloom.routing.signal_book import SignalBook
 from orderloom.routing.signals import load_registry
+from orderloom.status.monitors.engine import MonitorEngine
 from orderloom.status.projections import status_projections
 
 log = logging.getLogger("orderloom.pipeline")
@@ -65,6 +66,7 @@ class InProcessPipeline:
         self._tasks = [
             asyncio.create_task(_guarded("relay", self.relay.run(self._stop)), name="relay"),
             asyncio.create_task(_guarded("consumer", self.consumer.run(self.bus, self._stop)), name="consumer"),
+            asyncio.create_task(_guarded("monitors", MonitorEngine(self.svc).run(self._stop)), name="monitors"),
             asyncio.create_task(_guarded("playbooks", PlaybookRunner(self.svc).run(self._stop)), name="playbooks"),
             asyncio.create_task(_guarded("reroutes", self.commands.run(self._stop)), name="reroutes"),
             asyncio.create_task(_guarded("webhooks", self.webhooks.run(self._stop)), name="webhooks"),

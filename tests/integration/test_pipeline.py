@@ -44,13 +44,21 @@ def test_views_follow_the_log_live_and_equal_a_rebuild(tmp_path: Path) -> None:
             }
             r = client.post("/v1/events", json=[ev], headers={"Authorization": f"Bearer {key}"})
             assert r.status_code == 200, r.text
+            # The monitors answer some events with findings of their own (the demo stall resolves): wait for quiet.
+            _wait(lambda: svc.views.checkpoint("monitor_state") >= svc.store.last_position())
             head = svc.store.last_position()
             _wait(lambda: svc.views.checkpoint("order_status") >= head)
             live = svc.views.read("order_status", "OL-DEMO-0003")
-            assert live is not None and live["event_count"] == len(svc.store.read_stream("OL-DEMO-0003"))
-            log = svc.store.read_all(0, 100_000)
-            for projection in status_projections(svc.dictionary):
-                rebuilt = project_all(log, projection)
-                assert {k: svc.views.read(projection.view, k) for k in rebuilt} == rebuilt, projection.view
+            seen = [e for e in svc.store.read_stream("OL-DEMO-0003") if e.position <= head]
+            assert any(e.id == "live-x" for e in seen)
+            assert live is not None and live["event_count"] >= len(seen)  # the live event is in the view
+        # Background writers (monitors, playbooks) may still append; with the pipeline stopped, each view must
+        # equal a rebuild of the log up to its own checkpoint.
+        log = svc.store.read_all(0, 100_000)
+        for projection in status_projections(svc.dictionary):
+            upto = svc.views.checkpoint(projection.view)
+            assert upto >= head
+            rebuilt = project_all([e for e in log if e.position <= upto], projection)
+            assert {k: svc.views.read(projection.view, k) for k in rebuilt} == rebuilt, projection.view
     finally:
         svc.close()

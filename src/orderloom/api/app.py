@@ -15,6 +15,7 @@ from orderloom.api import (
     console,
     errors,
     live_routes,
+    monitor_routes,
     playbook_routes,
     policy_routes,
     routing_routes,
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(connector_routes.router(svc))
     app.include_router(policy_routes.router(PolicyRuntime(PolicyLog(svc.intake))))
     app.include_router(playbook_routes.router())
+    app.include_router(monitor_routes.router(svc))
     network = load_network(settings.network_path or CHINA_YAML)
     app.include_router(routing_routes.router(network, SignalBook(svc.intake, load_registry(), network)))
 
