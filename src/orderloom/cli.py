@@ -20,6 +20,9 @@ from orderloom.olist.commands import import_olist, report_group
 from orderloom.playbook.commands import playbook
 from orderloom.status.analytics.commands import analytics
 from orderloom.status.monitors.commands import monitor
+from orderloom.valuestream.commands import contracts, facts, query
+from orderloom.valuestream.detectors_commands import detectors, rootcause
+from orderloom.valuestream.health_commands import health
 
 out = Console()
 err = Console(stderr=True)
@@ -668,6 +671,12 @@ def policy_health_cmd(name: str, threshold: float) -> None:
 main.add_command(analytics)
 main.add_command(playbook)
 main.add_command(monitor)
+main.add_command(facts)
+main.add_command(contracts)
+main.add_command(query)
+main.add_command(detectors)
+main.add_command(rootcause)
+main.add_command(health)
 
 
 @main.group("import")

@@ -66,10 +66,10 @@ class InProcessPipeline:
         self._tasks = [
             asyncio.create_task(_guarded("relay", self.relay.run(self._stop)), name="relay"),
             asyncio.create_task(_guarded("consumer", self.consumer.run(self.bus, self._stop)), name="consumer"),
-            asyncio.create_task(_guarded("monitors", MonitorEngine(self.svc).run(self._stop)), name="monitors"),
             asyncio.create_task(_guarded("playbooks", PlaybookRunner(self.svc).run(self._stop)), name="playbooks"),
             asyncio.create_task(_guarded("reroutes", self.commands.run(self._stop)), name="reroutes"),
             asyncio.create_task(_guarded("webhooks", self.webhooks.run(self._stop)), name="webhooks"),
+            asyncio.create_task(_guarded("monitors", MonitorEngine(self.svc).run(self._stop)), name="monitors"),
         ]
 
     async def stop(self) -> None:

@@ -13,13 +13,16 @@ from orderloom.api import (
     analytics_routes,
     connector_routes,
     console,
+    detector_routes,
     errors,
     live_routes,
     monitor_routes,
     playbook_routes,
     policy_routes,
+    query_routes,
     routing_routes,
     status_routes,
+    valuestream_routes,
 )
 from orderloom.api.ratelimit import RateLimiter
 from orderloom.api.responses import JSON
@@ -72,6 +75,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(connector_routes.router(svc))
     app.include_router(policy_routes.router(PolicyRuntime(PolicyLog(svc.intake))))
     app.include_router(playbook_routes.router())
+    app.include_router(valuestream_routes.router())
+    app.include_router(detector_routes.router())
+    app.include_router(query_routes.router())
     app.include_router(monitor_routes.router(svc))
     network = load_network(settings.network_path or CHINA_YAML)
     app.include_router(routing_routes.router(network, SignalBook(svc.intake, load_registry(), network)))

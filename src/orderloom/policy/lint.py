@@ -33,6 +33,10 @@ def lint(version: PolicyVersion) -> list[Problem]:
         from orderloom.playbook.document import document_problems
 
         problems += document_problems(version.document)
+    elif version.kind == "detector":
+        from orderloom.valuestream.detectors_document import detector_problems
+
+        problems += detector_problems(version.document, version.input_schema)
     else:
         problems += _routing_profile(version.document)
     return problems

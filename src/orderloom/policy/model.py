@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Kind = Literal["decision", "routing_profile", "playbook"]
-KINDS: tuple[Kind, ...] = ("decision", "routing_profile", "playbook")
+Kind = Literal["decision", "routing_profile", "playbook", "detector"]
+KINDS: tuple[Kind, ...] = ("decision", "routing_profile", "playbook", "detector")
 
 
 def canonical_json(value: Any) -> bytes:
