@@ -19,6 +19,7 @@ from orderloom.core.settings import Settings
 from orderloom.olist.commands import import_olist, report_group
 from orderloom.playbook.commands import playbook
 from orderloom.status.analytics.commands import analytics
+from orderloom.status.forecast.commands import forecast
 from orderloom.status.monitors.commands import monitor
 from orderloom.valuestream.commands import contracts, facts, query
 from orderloom.valuestream.detectors_commands import detectors, rootcause
@@ -671,6 +672,7 @@ def policy_health_cmd(name: str, threshold: float) -> None:
 main.add_command(analytics)
 main.add_command(playbook)
 main.add_command(monitor)
+main.add_command(forecast)
 main.add_command(facts)
 main.add_command(contracts)
 main.add_command(query)

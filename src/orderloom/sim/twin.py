@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,10 @@ DEFAULT_START = datetime(2026, 1, 5, tzinfo=UTC)
 DRAIN_HOURS = 24 * 14
 Record = Callable[[list[dict[str, Any]]], None]
 Progress = Callable[[int, int], None]
+# Disruptions that can be announced as `signal.reported` events, and the signal type each becomes.
+ANNOUNCED_SIGNAL = {"capacity_drop": "node.capacity_drop"}
+PROMOTION_SIGNAL = "region.promotion"
+SIGNAL = "signal.reported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,10 @@ class Disruption:
     orders: int = 0  # backlog: other channels' orders arriving over the duration
     idle_rate: float = 1.0  # sorting_idle: share of the sorting line standing idle
     factor: float = 1.0  # capacity_drop: share of capacity left
+    # Announced as a signal this many hours before it starts (0: when it starts); None: never announced.
+    announce_hours: int | None = None
+    announced_hours: int = 0  # the duration the announcement expects (0: the true `hours`)
+    reason: str = ""
 
     def active(self, hour: int) -> bool:
         """Whether the disruption is in force during this hour."""
@@ -65,6 +73,14 @@ class Peak:
     from_hour: int
     hours: int
     factor: float
+    cities: tuple[str, ...] = ()  # only orders to these cities (empty: every city)
+    # Announced as a `region.promotion` signal this many hours ahead; None: never announced.
+    announce_hours: int | None = None
+    announced_factor: float = 0.0  # the uplift the announcement expects (0: the true `factor`)
+
+    def active(self, hour: int) -> bool:
+        """Whether the peak is on during this hour."""
+        return self.from_hour <= hour < self.from_hour + self.hours
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +101,21 @@ class Scenario:
     late_fee_per_hour: float = Weights().lateness
     description: str = ""
     start: datetime = DEFAULT_START
+    profile: tuple[float, ...] = ()  # 24 arrival multipliers by hour of the simulated day (empty: flat)
+    weekdays: tuple[float, ...] = ()  # 7 arrival multipliers by simulated day, repeating weekly (empty: flat)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHour:
+    """One node at the end of one simulated hour, as the twin's trace hook reports it."""
+
+    queued: int  # orders of the run waiting at the node
+    phantom: float  # other channels' orders waiting (the `backlog` disruption)
+    capacity: float  # orders per hour the node could ship this hour
+    shipped: int  # orders of the run that left this hour
+
+
+Trace = Callable[[int, Mapping[str, NodeHour]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +183,7 @@ def parse_scenario(raw: Any, base: Path = Path("."), source: str = "scenario") -
         arr = {}
     city_mix = r.weights(arr, "arrivals.cities", cities)
     sku_mix = r.weights(arr, "arrivals.skus", {s for n in network.nodes for s in n.stock})
-    peaks = tuple(r.peak(f"arrivals.peaks[{i}]", p) for i, p in enumerate(r.seq(arr, "arrivals.peaks")))
+    peaks = tuple(r.peak(f"arrivals.peaks[{i}]", p, cities) for i, p in enumerate(r.seq(arr, "arrivals.peaks")))
     dis = tuple(r.disruption(f"disruptions[{i}]", d, node_ids, cities) for i, d in enumerate(r.seq(raw, "disruptions")))
     start = raw.get("start", DEFAULT_START)
     if isinstance(start, str):
@@ -178,6 +209,8 @@ def parse_scenario(raw: Any, base: Path = Path("."), source: str = "scenario") -
         late_fee_per_hour=r.number(raw, "late_fee_per_hour", (0, 10_000), Weights().lateness),
         description=str(raw.get("description") or ""),
         start=start.astimezone(UTC),
+        profile=r.multipliers(arr, "arrivals.profile", 24),
+        weekdays=r.multipliers(arr, "arrivals.weekdays", 7),
     )
     if r.problems:
         raise ValidationFailed(r.problems)
@@ -226,14 +259,36 @@ class _Reader:
                 out[str(name)] = float(w)
         return out
 
-    def peak(self, where: str, raw: Any) -> Peak:
+    def optional(self, raw: dict[str, Any], where: str, bounds: tuple[float, float]) -> float | None:
+        """A number that may be left out (None)."""
+        return None if raw.get(where.rsplit(".", 1)[-1]) is None else self.number(raw, where, bounds)
+
+    def multipliers(self, raw: dict[str, Any], where: str, count: int) -> tuple[float, ...]:
+        value = raw.get(where.rsplit(".", 1)[-1])
+        if value is None:
+            return ()
+        ok = isinstance(value, list) and len(value) == count
+        if not ok or any(isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 100 for v in value):
+            self.fail(where, "range", f"must list {count} multipliers between 0 and 100, got {value!r}")
+            return ()
+        return tuple(float(v) for v in value)
+
+    def peak(self, where: str, raw: Any, cities: set[str]) -> Peak:
         if not isinstance(raw, dict):
             self.fail(where, "type", "must be a mapping with from_hour, hours and factor")
             return Peak(0, 0, 1.0)
+        only = raw.get("cities", [])
+        if not isinstance(only, list) or any(c not in cities for c in only):
+            self.fail(f"{where}.cities", "unknown", f"must list destination cities of the network, got {only!r}")
+            only = []
+        announce = self.optional(raw, f"{where}.announce_hours", (0, 24 * 60))
         return Peak(
             int(self.number(raw, f"{where}.from_hour", (0, 24 * 60))),
             int(self.number(raw, f"{where}.hours", (1, 24 * 60))),
             self.number(raw, f"{where}.factor", (0, 1000)),
+            cities=tuple(str(c) for c in only),
+            announce_hours=None if announce is None else int(announce),
+            announced_factor=self.optional(raw, f"{where}.announced_factor", (0, 1000)) or 0.0,
         )
 
     def disruption(self, where: str, raw: Any, node_ids: set[str], cities: set[str]) -> Disruption:
@@ -254,6 +309,9 @@ class _Reader:
         city = raw.get("city", "")
         if kind == "lanes_closed" and city not in cities:
             self.fail(f"{where}.city", "unknown", f"must be a destination city of the network, got {city!r}")
+        announce = self.optional(raw, f"{where}.announce_hours", (0, 24 * 60))
+        if announce is not None and kind not in ANNOUNCED_SIGNAL:
+            self.fail(f"{where}.announce_hours", "kind", f"only {' and '.join(ANNOUNCED_SIGNAL)} can be announced")
         return Disruption(
             kind=cast(DisruptionKind, kind),
             at_hour=int(self.number(raw, f"{where}.at_hour", (0, 24 * 60))),
@@ -263,6 +321,9 @@ class _Reader:
             orders=int(self.number(raw, f"{where}.orders", (0, 10_000_000), 0)),
             idle_rate=self.number(raw, f"{where}.idle_rate", (0, 1), 1.0),
             factor=self.number(raw, f"{where}.factor", (0, 1), 1.0),
+            announce_hours=None if announce is None else int(announce),
+            announced_hours=int(self.optional(raw, f"{where}.announced_hours", (1, 24 * 60)) or 0),
+            reason=str(raw.get("reason", ""))[:200],
         )
 
 
@@ -307,8 +368,13 @@ class _Tally:
 class _Twin:
     """The mutable state of one run."""
 
-    def __init__(self, sc: Scenario, policy: PolicyName, record: Record | None, run_id: str) -> None:
+    def __init__(
+        self, sc: Scenario, policy: PolicyName, record: Record | None, run_id: str, types: Collection[str] | None = None
+    ) -> None:
         self.sc, self.policy, self.record, self.run_id = sc, policy, record, run_id
+        self.types = None if types is None else frozenset(types)
+        self.shipped_now: dict[str, int] = {}
+        self.announcements = announcements(sc, run_id) if self.wants(SIGNAL) else {}
         self.net = sc.network
         self.nodes = {n.id: n for n in self.net.nodes}
         self.base_cap = {n.id: node_capacity(n) for n in self.net.nodes}
@@ -457,6 +523,7 @@ class _Twin:
         """Each node works through its queue for one hour; finished orders leave at the end of the hour."""
         for node, q in self.queues.items():
             cap = self.cap[node]
+            self.shipped_now[node] = 0
             if cap <= 0:
                 self.last_util[node] = 0.0
                 continue
@@ -471,6 +538,7 @@ class _Twin:
                 done += 1
                 self.dispatch(o, h + 1)
             used = done_phantom + done
+            self.shipped_now[node] = done
             self.last_util[node] = used / cap
             if counting:
                 self.tally.processed[node] += used
@@ -503,8 +571,15 @@ class _Twin:
 
     # -- events
 
+    def wants(self, etype: str) -> bool:
+        """Whether the run records events of this type."""
+        return self.record is not None and (self.types is None or etype in self.types)
+
     def _emit(self, o: _Open, h: float, etype: str, eta_h: float = 0.0) -> None:
         if self.record is None:
+            return
+        if self.types is not None and etype not in self.types:
+            o.events += 1  # keep the ids of the recorded events the same with or without the filter
             return
         oid = f"{self.run_id}-{o.i:06d}"
         shipment = f"{oid}-S1"
@@ -557,7 +632,7 @@ class _Twin:
         )  # fmt: skip
 
     def placed_event(self, o: _Open) -> None:
-        if self.record is None:
+        if not self.wants("order.placed"):
             return
         oid = f"{self.run_id}-{o.i:06d}"
         ln = o.order.lines[0]
@@ -590,6 +665,13 @@ class _Twin:
             }
         )
 
+    def trace_hour(self, trace: Trace, h: int) -> None:
+        nodes = {
+            n: NodeHour(len(q), self.phantom[n], self.cap[n], self.shipped_now.get(n, 0))
+            for n, q in self.queues.items()
+        }
+        trace(h, nodes)
+
     def flush(self) -> None:
         if self.record is not None and self.batch:
             self.record(self.batch)
@@ -597,12 +679,69 @@ class _Twin:
 
 
 def hourly_rate(sc: Scenario, h: int) -> float:
-    """Expected arrivals in hour `h`, peaks included."""
+    """Expected arrivals in hour `h`: daily profile, weekday and nationwide peaks included (city peaks not)."""
     rate = sc.per_hour
     for p in sc.peaks:
-        if p.from_hour <= h < p.from_hour + p.hours:
+        if not p.cities and p.from_hour <= h < p.from_hour + p.hours:
             rate *= p.factor
+    if sc.profile:
+        rate *= sc.profile[h % 24]
+    if sc.weekdays:
+        rate *= sc.weekdays[(h // 24) % 7]
     return rate
+
+
+def _arrivals(sc: Scenario, h: int, city_names: list[str], city_p: np.ndarray) -> tuple[float, np.ndarray]:
+    """Expected arrivals in hour `h` and each city's share, city peaks included."""
+    rate = hourly_rate(sc, h)
+    local = [p for p in sc.peaks if p.cities and p.active(h)]
+    if not local:
+        return rate, city_p
+    w = city_p.copy()
+    for p in local:
+        for i, c in enumerate(city_names):
+            if c in p.cities:
+                w[i] *= p.factor
+    return rate * float(w.sum()), w / w.sum()
+
+
+def announcements(sc: Scenario, run_id: str) -> dict[int, list[dict[str, Any]]]:
+    """The `signal.reported` events of the announced disruptions and peaks, by the hour they are reported."""
+    out: dict[int, list[dict[str, Any]]] = {}
+
+    def say(h: int, stype: str, target: str, value: dict[str, Any], ttl_h: float) -> None:
+        n = sum(len(v) for v in out.values())
+        at = format_time(sc.start + timedelta(hours=h))
+        out.setdefault(h, []).append(
+            {"id": f"{run_id}-sig-{n:05d}", "type": SIGNAL, "source": "orderloom-sim", "oid": f"sig.{stype}",
+             "time": at, "actor": "system:sim",
+             "data": {"type": stype, "target": target, "value": value, "time": at, "ttl_s": max(1, int(ttl_h * 3600))}}
+        )  # fmt: skip
+
+    for i, d in enumerate(sc.disruptions):
+        if d.announce_hours is None or d.kind not in ANNOUNCED_SIGNAL:
+            continue
+        said = max(0, d.at_hour - d.announce_hours)
+        expected = d.announced_hours or d.hours
+        starts = format_time(sc.start + timedelta(hours=d.at_hour))
+        for n in d.nodes:
+            incident = f"{d.kind}-{i}"
+            value = {"incident": incident, "factor": d.factor, "starts_at": starts, "expected_hours": expected}
+            if d.reason:
+                value["reason"] = d.reason
+            say(said, ANNOUNCED_SIGNAL[d.kind], n, value, d.at_hour - said + expected)
+            ended = {"incident": incident, "factor": 1.0, "starts_at": starts, "expected_hours": 0, "cleared": True}
+            say(d.at_hour + d.hours, ANNOUNCED_SIGNAL[d.kind], n, ended, 1)
+    for i, p in enumerate(sc.peaks):
+        if p.announce_hours is None:
+            continue
+        said = max(0, p.from_hour - p.announce_hours)
+        starts = format_time(sc.start + timedelta(hours=p.from_hour))
+        for c in p.cities or tuple(sc.cities):
+            value = {"incident": f"promotion-{i}", "factor": p.announced_factor or p.factor, "starts_at": starts,
+                     "hours": p.hours}  # fmt: skip
+            say(said, PROMOTION_SIGNAL, c, value, p.from_hour - said + p.hours)
+    return out
 
 
 def simulate(
@@ -612,12 +751,17 @@ def simulate(
     record: Record | None = None,
     progress: Progress | None = None,
     run_id: str | None = None,
+    trace: Trace | None = None,
+    record_types: Collection[str] | None = None,
 ) -> Report:
-    """Run the scenario under one policy; `record` gets each hour's raw CloudEvents, `progress` (hour, hours)."""
+    """Run the scenario under one policy; `record` gets each hour's raw CloudEvents, `progress` (hour, hours).
+
+    `trace` gets each node's state at the end of every hour; `record_types` limits the recorded event types.
+    """
     if policy not in POLICIES:
         raise ConfigError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     sc = scenario
-    tw = _Twin(sc, policy, record, run_id or f"SIM-{policy}-{sc.seed}")
+    tw = _Twin(sc, policy, record, run_id or f"SIM-{policy}-{sc.seed}", record_types)
     rng = np.random.default_rng(sc.seed)
     city_names = list(sc.cities)
     city_p = np.array([sc.cities[c] for c in city_names]) / sum(sc.cities.values())
@@ -629,6 +773,7 @@ def simulate(
     count = 0
     h = 0
     while h < hours + DRAIN_HOURS:
+        tw.batch.extend(tw.announcements.pop(h, ()))
         if tw.apply_disruptions(h):
             tw.replan_blocked(h)
         if policy == "dynamic":
@@ -636,8 +781,9 @@ def simulate(
                 tw.refresh(n)
         if h < hours:
             # Draw every random number of the hour up front, so all policies see the same orders.
-            k = int(rng.poisson(hourly_rate(sc, h)))
-            cities = rng.choice(len(city_names), size=k, p=city_p)
+            rate, p_city = _arrivals(sc, h, city_names, city_p)
+            k = int(rng.poisson(rate))
+            cities = rng.choice(len(city_names), size=k, p=p_city)
             skus = rng.choice(len(sku_names), size=k, p=sku_p)
             colds = rng.random(k) < sc.cold_chain_share
             qtys = rng.integers(1, 4, size=k)
@@ -662,6 +808,8 @@ def simulate(
                 if not tw.place(o, arrive):
                     tw.unplaced += 1
         tw.ship(h, counting=h < hours)
+        if trace is not None:
+            tw.trace_hour(trace, h)
         tw.flush()
         h += 1
         if progress is not None and h <= hours:
