@@ -21,6 +21,7 @@ from orderloom.playbook.commands import playbook
 from orderloom.status.analytics.commands import analytics
 from orderloom.status.forecast.commands import forecast
 from orderloom.status.monitors.commands import monitor
+from orderloom.store.backup_commands import backup
 from orderloom.valuestream.commands import contracts, facts, query
 from orderloom.valuestream.detectors_commands import detectors, rootcause
 from orderloom.valuestream.health_commands import health
@@ -672,6 +673,7 @@ def policy_health_cmd(name: str, threshold: float) -> None:
 main.add_command(analytics)
 main.add_command(playbook)
 main.add_command(monitor)
+main.add_command(backup)
 main.add_command(forecast)
 main.add_command(facts)
 main.add_command(contracts)

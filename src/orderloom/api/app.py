@@ -16,6 +16,7 @@ from orderloom.api import (
     detector_routes,
     errors,
     live_routes,
+    metrics,
     monitor_routes,
     playbook_routes,
     policy_routes,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     network = load_network(settings.network_path or CHINA_YAML)
     app.include_router(routing_routes.router(network, SignalBook(svc.intake, load_registry(), network)))
 
+    metrics.install(app, svc)
     console.install(app)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and the log's head position")
