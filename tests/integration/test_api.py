@@ -216,3 +216,19 @@ def test_openapi_has_an_example_for_every_post(api: Api) -> None:
         if "post" in ops and "requestBody" in ops["post"]:
             content = ops["post"]["requestBody"]["content"]["application/json"]
             assert content.get("example"), path
+
+
+def test_the_documented_examples_of_orders_and_events_are_accepted_as_they_stand(api: Api) -> None:
+    # A user's first call is usually the example from /docs: it must work, not teach them a wrong format.
+    spec = api.client.get("/openapi.json").json()
+
+    def example(path: str) -> dict[str, object]:
+        body: dict[str, object] = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
+        return body
+
+    events = api.client.post("/v1/events", json=example("/v1/events"), headers=api.as_("ops"))
+    assert events.status_code == 200, events.text
+    results = events.json()["results"]
+    assert len(results) == 5 and {r["status"] for r in results} == {"accepted"}, results
+    order = api.client.post("/v1/orders", json=example("/v1/orders"), headers=api.as_("ops"))
+    assert order.status_code in (200, 201), order.text

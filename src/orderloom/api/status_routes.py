@@ -29,7 +29,7 @@ def _example_events(dictionary: Dictionary) -> list[dict[str, Any]]:
                 "type": tid,
                 "source": "wms/shanghai-central",
                 "oid": "OL-DEMO-0001",
-                "time": f"2026-05-01T0{8 + n}:00:00+08:00",
+                "time": f"2026-05-01T{8 + n:02d}:00:00+08:00",
                 **ex,
             }
         )
