@@ -218,17 +218,19 @@ def test_openapi_has_an_example_for_every_post(api: Api) -> None:
             assert content.get("example"), path
 
 
-def test_the_documented_examples_of_orders_and_events_are_accepted_as_they_stand(api: Api) -> None:
+def test_every_documented_post_example_is_accepted_as_it_stands(api: Api) -> None:
     # A user's first call is usually the example from /docs: it must work, not teach them a wrong format.
     spec = api.client.get("/openapi.json").json()
-
-    def example(path: str) -> dict[str, object]:
-        body: dict[str, object] = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["example"]
-        return body
-
-    events = api.client.post("/v1/events", json=example("/v1/events"), headers=api.as_("ops"))
-    assert events.status_code == 200, events.text
-    results = events.json()["results"]
-    assert len(results) == 5 and {r["status"] for r in results} == {"accepted"}, results
-    order = api.client.post("/v1/orders", json=example("/v1/orders"), headers=api.as_("ops"))
-    assert order.status_code in (200, 201), order.text
+    tried = []
+    for path, ops in spec["paths"].items():
+        post = ops.get("post", {})
+        if "{" in path or "requestBody" not in post:
+            continue  # examples under a path parameter need a resource that exists; their own tests post them
+        body = post["requestBody"]["content"]["application/json"]["example"]
+        r = api.client.post(path, json=body, headers=api.as_("admin"))
+        assert r.status_code in (200, 201), f"{path}: {r.status_code} {r.text[:300]}"  # 207: partly rejected
+        answer = r.json()
+        rejected = answer.get("rejected", 0) if isinstance(answer, dict) else 0
+        assert rejected == 0, f"{path}: the example is partly rejected: {r.text[:300]}"
+        tried.append(path)
+    assert {"/v1/orders", "/v1/events", "/v1/signals", "/v1/query"} <= set(tried)

@@ -220,7 +220,7 @@ def router(network: Network, book: SignalBook) -> APIRouter:
                             {
                                 "type": "lane.road_closed",
                                 "target": "SH-CWH->南京",
-                                "value": {"closed": True, "road": "沪宁高速"},
+                                "value": {"closed": True, "reason": "沪宁高速封闭"},
                                 "time": "2026-05-01T08:00:00+08:00",
                             },
                         ]
