@@ -123,9 +123,46 @@ def test_global_positions_are_gap_free_and_read_all_pages_through_them(store: Ev
     assert seen == list(range(1, 16))
 
 
+def test_a_large_batch_of_many_orders_lands_whole_and_chained(store: EventStore) -> None:
+    # 257 events: more than one multi-row INSERT statement plus a remainder.
+    sent = [ev(f"L{k:03d}", i) for k in range(37) for i in range(7)][:257]
+    recs = store.append(AppendRequest(sent, expect={f"L{k:03d}": 0 for k in range(37)}))
+    assert [r.position for r in recs] == list(range(1, 258))
+    log = store.read_all(0, 1000)
+    assert [e.id for e in log] == [e.id for e in sent]
+    assert [(e.oid, e.seq, e.hash) for e in log] == [(r.oid, r.seq, r.hash) for r in recs]
+    for k in (0, 36):
+        stream = store.read_stream(f"L{k:03d}")
+        prev = GENESIS
+        for got in stream:
+            assert got.hash == link_hash(prev, got.oid, got.seq, got.as_event().body())
+            prev = got.hash
+    again = store.append(AppendRequest(sent))
+    assert all(r.duplicate for r in again) and [r.position for r in again] == list(range(1, 258))
+
+
+def test_raw_rows_page_like_read_all_and_hold_the_canonical_body(store: EventStore) -> None:
+    sent = [ev(f"R{k}", i, note='南京 "quoted"') for k in range(3) for i in range(3)]
+    store.append(AppendRequest(sent))
+    pages = []
+    after = 0
+    while page := store.read_raw(after=after, limit=4):
+        pages.append(page)
+        after = page[-1].position
+    assert [len(p) for p in pages] == [4, 4, 1]
+    rows = [r for p in pages for r in p]
+    assert [r.decode() for r in rows] == store.read_all(0, 100)
+    for row, event in zip(rows, sent, strict=True):
+        body = row.body.encode() if isinstance(row.body, str) else row.body
+        assert body == event.body()  # the exact bytes the hash covers
+        assert (row.id, row.oid, row.type, row.time) == (event.id, event.oid, event.type, event.time)
+    assert store.read_raw(after=9) == []
+
+
 def test_empty_store_reads_nothing(store: EventStore) -> None:
     assert store.last_position() == 0
     assert store.read_all() == []
+    assert store.read_raw() == []
     assert store.read_stream("nope") == []
     assert store.get("nope") is None
 

@@ -14,11 +14,5 @@ GENESIS = "0" * 64
 
 def link_hash(prevhash: str, oid: str, seq: int, body: bytes) -> str:
     """The hash of one link of an order's chain."""
-    h = hashlib.sha256(prevhash.encode())
-    h.update(b"|")
-    h.update(oid.encode())
-    h.update(b"|")
-    h.update(str(seq).encode())
-    h.update(b"|")
-    h.update(body)
-    return h.hexdigest()
+    # One buffer, one call: this runs once per appended event.
+    return hashlib.sha256(f"{prevhash}|{oid}|{seq}|".encode() + body).hexdigest()

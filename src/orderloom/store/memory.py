@@ -11,9 +11,9 @@ import threading
 from collections.abc import Collection
 from datetime import UTC, datetime
 
-from orderloom.core.envelope import TIME_FORMAT, StoredEvent
+from orderloom.core.envelope import StoredEvent, format_utc
 from orderloom.core.errors import OrderloomError
-from orderloom.store.planning import GroupState, Known, Row, commit_plan, genesis_head, plan_request
+from orderloom.store.planning import GroupState, Row, commit_plan, genesis_head, plan_request
 from orderloom.store.port import AppendRequest, EventStore, Recorded
 
 
@@ -34,21 +34,21 @@ class MemoryEventStore(EventStore):
         if request.is_empty():
             return []
         with self._lock:
-            state = GroupState(next_position=len(self._log))
+            state = GroupState(next_position=len(self._log), recorded=format_utc(datetime.now(UTC)))
             for e in request.events:
                 stored = self._by_id.get(e.id)
                 if stored is not None:
-                    state.known[e.id] = Known(
-                        self._bodies[e.id], Recorded(e.id, stored.oid, stored.seq, stored.position, stored.hash)
+                    state.known[e.id] = (
+                        self._bodies[e.id],
+                        Recorded(e.id, stored.oid, stored.seq, stored.position, stored.hash),
                     )
             try:
                 plan = plan_request(request, state, self._head, self._claims.get, self._keys.get)
             except OrderloomError:
                 raise
             commit_plan(plan, state)
-            recorded = datetime.now(UTC).strftime(TIME_FORMAT)
             for row in plan.rows:
-                self._store(row, recorded)
+                self._store(row)
             self._claims.update(plan.new_claims)
             if plan.rows:
                 self._appended.notify_all()
@@ -59,9 +59,9 @@ class MemoryEventStore(EventStore):
         stream = self._streams.get(oid)
         return (stream[-1].seq, stream[-1].hash) if stream else genesis_head()
 
-    def _store(self, row: Row, recorded: str) -> None:
+    def _store(self, row: Row) -> None:
         event = StoredEvent.from_body(
-            row.body, seq=row.seq, position=row.position, prevhash=row.prevhash, hash=row.hash, recorded=recorded
+            row.body, seq=row.seq, position=row.position, prevhash=row.prevhash, hash=row.hash, recorded=row.recorded
         )
         self._log.append(event)
         self._by_id[row.id] = event

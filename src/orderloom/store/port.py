@@ -6,6 +6,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from orderloom.core.envelope import Event, StoredEvent
 
@@ -31,9 +32,12 @@ class AppendRequest:
         return not (self.events or self.claims or self.keys)
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    """Where an appended event landed; `duplicate` when it was already stored."""
+class Recorded(NamedTuple):
+    """Where an appended event landed; `duplicate` when it was already stored.
+
+    A named tuple rather than a frozen dataclass: one is built per appended
+    event, and a tuple is about three times cheaper to make.
+    """
 
     id: str
     oid: str
@@ -41,6 +45,37 @@ class Recorded:
     position: int
     hash: str
     duplicate: bool = False
+
+
+class RawEvent(NamedTuple):
+    """One log row as stored: the columns a reader can use without decoding the body.
+
+    `body` is the event's canonical JSON (`Event.body()`: sorted keys, no
+    whitespace; what the hash covers), as bytes or text depending on the
+    adapter. View rebuilds read these so each projection decodes only what it needs.
+    """
+
+    position: int
+    id: str
+    oid: str
+    type: str
+    time: str
+    body: bytes | str
+    seq: int
+    prevhash: str
+    hash: str
+    recorded: str
+
+    def decode(self) -> StoredEvent:
+        """The stored event this row holds."""
+        return StoredEvent.from_body(
+            self.body,
+            seq=self.seq,
+            position=self.position,
+            prevhash=self.prevhash,
+            hash=self.hash,
+            recorded=self.recorded,
+        )
 
 
 class EventStore(ABC):
@@ -57,6 +92,18 @@ class EventStore(ABC):
     @abstractmethod
     def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Events with a global position above `after`, in position order, without gaps."""
+
+    def read_raw(self, after: int = 0, limit: int = 1000) -> list[RawEvent]:
+        """What `read_all` returns, as undecoded rows: for readers of big pages (view rebuilds).
+
+        The default re-encodes `read_all`; adapters with a table of rows return them as stored.
+        """
+        return [
+            RawEvent(
+                e.position, e.id, e.oid, e.type, e.time, e.as_event().body(), e.seq, e.prevhash, e.hash, e.recorded
+            )
+            for e in self.read_all(after, limit)
+        ]
 
     @abstractmethod
     def last_position(self) -> int:

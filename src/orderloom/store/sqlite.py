@@ -9,19 +9,21 @@ commit order: a reader following the position never skips a late commit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
 import threading
 from collections.abc import Collection
 from datetime import UTC, datetime
+from itertools import chain
 
 from orderloom.core.envelope import TIME_FORMAT, StoredEvent
 from orderloom.core.errors import OrderloomError, StoreUnavailable
 from orderloom.core.sqlitedb import connect
 from orderloom.store.group_commit import GroupCommitter, Outcome
-from orderloom.store.planning import GroupState, Known, commit_plan, event_ids, genesis_head, plan_request
-from orderloom.store.port import AppendRequest, EventStore, Recorded
+from orderloom.store.planning import GroupState, Row, commit_plan, event_ids, genesis_head, plan_request
+from orderloom.store.port import AppendRequest, EventStore, RawEvent, Recorded
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -50,11 +52,30 @@ CREATE TABLE IF NOT EXISTS customer_keys (
 """
 
 _COLUMNS = "position, body, seq, prevhash, hash, recorded"
+_RAW_COLUMNS = "position, id, oid, type, time, body, seq, prevhash, hash, recorded"  # RawEvent's fields, in order
 _CHUNK = 500
+_INSERT_EVENTS = "INSERT INTO events (position, id, oid, seq, type, time, body, prevhash, hash, recorded) VALUES "
+_ROW_MARKS = "(?,?,?,?,?,?,?,?,?,?)"
+# Rows per INSERT statement: one multi-row statement costs ~25% fewer instructions
+# per row than executemany (measured with cachegrind) and releases the GIL once
+# per 100 rows instead of once per row. 1,000 parameters stay far below SQLite's limit.
+_ROWS_PER_INSERT = 100
+# Rows between WAL checkpoints (~1,000-1,300 pages, about SQLite's own default interval).
+_CHECKPOINT_ROWS = 4_000
+_INSERT_MANY = _INSERT_EVENTS + ",".join([_ROW_MARKS] * _ROWS_PER_INSERT)
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime(TIME_FORMAT)
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[Row]) -> None:
+    """Insert planned rows (tuples in column order) in statements of `_ROWS_PER_INSERT` rows."""
+    whole = len(rows) - len(rows) % _ROWS_PER_INSERT
+    for i in range(0, whole, _ROWS_PER_INSERT):
+        conn.execute(_INSERT_MANY, list(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT])))
+    if whole < len(rows):
+        conn.executemany(_INSERT_EVENTS + _ROW_MARKS, rows[whole:])
 
 
 def _stored(row: tuple[int, bytes, int, str, str, str]) -> StoredEvent:
@@ -74,10 +95,14 @@ class SQLiteEventStore(EventStore):
         self._writer = self._connect()
         try:
             self._writer.execute("PRAGMA journal_mode=WAL")
+            # The writer checkpoints after answering its callers (`_checkpoint`), not
+            # inside the COMMIT that crosses the threshold, where a caller would wait for it.
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
             self._writer.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open the event store at {path}: {exc}") from exc
-        self._group = GroupCommitter(self._write_group, name="sqlite-writer")
+        self._unchecked = 0  # rows committed since the last checkpoint; writer thread only
+        self._group = GroupCommitter(self._write_group, name="sqlite-writer", after=self._checkpoint)
 
     def _connect(self) -> sqlite3.Connection:
         return connect(self._path, "event store")
@@ -116,7 +141,8 @@ class SQLiteEventStore(EventStore):
         conn.execute("BEGIN IMMEDIATE")
         try:
             last = conn.execute("SELECT COALESCE(MAX(position), 0) FROM events").fetchone()[0]
-            state = GroupState(next_position=last)
+            # Stamped under the write lock, so `recorded` grows with the position.
+            state = GroupState(next_position=last, recorded=_now())
             ids = event_ids(requests)
             for i in range(0, len(ids), _CHUNK):
                 chunk = ids[i : i + _CHUNK]
@@ -124,7 +150,7 @@ class SQLiteEventStore(EventStore):
                 for eid, body, oid, seq, pos, digest in conn.execute(
                     f"SELECT id, body, oid, seq, position, hash FROM events WHERE id IN ({marks})", chunk
                 ):
-                    state.known[eid] = Known(bytes(body), Recorded(eid, oid, seq, pos, digest))
+                    state.known[eid] = (bytes(body), Recorded(eid, oid, seq, pos, digest))
 
             # One query per chunk of orders instead of one per order: most groups
             # touch hundreds of orders, and a lookup each dominated the write.
@@ -162,7 +188,7 @@ class SQLiteEventStore(EventStore):
                 return row[0] if row else None
 
             outcomes: list[Outcome] = []
-            rows = []
+            rows: list[Row] = []
             claims: dict[str, str] = {}
             for req in requests:
                 try:
@@ -174,20 +200,16 @@ class SQLiteEventStore(EventStore):
                 rows.extend(plan.rows)
                 claims.update(plan.new_claims)
                 outcomes.append(plan.results)
-            recorded = _now()
             if state.keys:
                 conn.executemany(
                     "INSERT INTO customer_keys (customer, key, created) VALUES (?, ?, ?)",
-                    [(c, k, recorded) for c, k in state.keys.items()],
+                    [(c, k, state.recorded) for c, k in state.keys.items()],
                 )
-            conn.executemany(
-                "INSERT INTO events (position, id, oid, seq, type, time, body, prevhash, hash, recorded)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(r.position, r.id, r.oid, r.seq, r.type, r.time, r.body, r.prevhash, r.hash, recorded) for r in rows],
-            )
+            _insert_rows(conn, rows)
             if claims:
                 conn.executemany("INSERT INTO claims (key, oid) VALUES (?, ?)", list(claims.items()))
             conn.execute("COMMIT")
+            self._unchecked += len(rows)
             if rows:
                 with self._appended:
                     self._appended.notify_all()
@@ -195,6 +217,21 @@ class SQLiteEventStore(EventStore):
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL back into the database file once enough rows have piled up.
+
+        Runs on the writer thread after a group's callers were answered, so their
+        latency does not include it; SQLite releases the GIL meanwhile, so the next
+        callers build their requests. PASSIVE never blocks readers; durability does
+        not depend on it (a commit is on disk once the WAL is synced).
+        """
+        if self._unchecked < _CHECKPOINT_ROWS:
+            return
+        self._unchecked = 0
+        # E.g. another process holds the checkpoint lock: the next round retries.
+        with contextlib.suppress(sqlite3.Error):
+            self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     # -- reads --------------------------------------------------------------
 
@@ -210,6 +247,12 @@ class SQLiteEventStore(EventStore):
             f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
         )
         return [_stored(r) for r in rows]
+
+    def read_raw(self, after: int = 0, limit: int = 1000) -> list[RawEvent]:
+        rows = self._query(
+            f"SELECT {_RAW_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
+        )
+        return list(map(RawEvent._make, rows))
 
     def last_position(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(position), 0) FROM events", ())[0][0])
