@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from orderloom.views.memory import MemoryViewStore
@@ -137,6 +139,25 @@ def test_many_documents_in_one_transaction(views: ViewStore) -> None:
     with views.transaction() as tx:
         got = tx.get_many("big", list(docs))
     assert got == docs
+
+
+def test_documents_written_as_json_read_back_like_put_many_ones(views: ViewStore) -> None:
+    with views.transaction() as tx:
+        tx.put_many("orders", {"A1": {"n": 1}})
+        tx.put_json("orders", {"A1": orjson.dumps(DOC), "A2": '{"city":"南京市","q":"\\"x\\""}'.encode()})
+        tx.put_json("orders", {})
+        assert tx.get_many("orders", ["A1", "A2"]) == {"A1": DOC, "A2": {"city": "南京市", "q": '"x"'}}
+    assert views.read("orders", "A1") == DOC
+    assert views.scan("orders") == [("A1", DOC), ("A2", {"city": "南京市", "q": '"x"'})]
+    if isinstance(views, SQLiteViewStore):  # stored as text, so SQLite's JSON functions read it
+        conn = sqlite3.connect(views._path)
+        row = conn.execute("SELECT typeof(doc), json_extract(doc, '$.city') FROM view_docs WHERE key = 'A2'")
+        assert row.fetchone() == ("text", "南京市")
+        conn.close()
+    with pytest.raises(Boom), views.transaction() as tx:
+        tx.put_json("orders", {"A3": b'{"n":3}'})
+        raise Boom
+    assert views.read("orders", "A3") is None
 
 
 def test_a_document_read_is_a_copy(views: ViewStore) -> None:

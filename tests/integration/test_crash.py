@@ -178,7 +178,8 @@ class Load:
 
 
 def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 60
+    # Generous: importing the app (scipy, scikit-learn, OR-Tools) takes seconds on a busy machine.
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx2.HTTPError):
             if httpx2.get(base + "/healthz", timeout=1).status_code == 200:

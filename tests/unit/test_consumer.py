@@ -17,13 +17,15 @@ from hypothesis import strategies as st
 
 from orderloom.bus.consumer import ConsumerRunner, decode_cloudevent
 from orderloom.bus.memory import MemoryBus
+from orderloom.bus.pages import Page
 from orderloom.bus.port import Bus, Delivery, Message
 from orderloom.core.envelope import Event, StoredEvent
 from orderloom.core.errors import NotFound
 from orderloom.status.chain import build_chain
 from orderloom.status.projections import Projection, chain_events, project_all, status_projections
 from orderloom.store.memory import MemoryEventStore
-from orderloom.store.port import AppendRequest, EventStore
+from orderloom.store.port import AppendRequest, EventStore, RawEvent
+from orderloom.store.sqlite import SQLiteEventStore
 from orderloom.views.memory import MemoryViewStore
 from orderloom.views.port import Doc, ViewStore, ViewTx
 from tests.unit._support import shipped
@@ -91,7 +93,7 @@ def assert_views_match_log(runner: ConsumerRunner) -> None:
 
 def rebuilt(store: EventStore) -> dict[str, dict[str, Doc]]:
     views = MemoryViewStore()
-    runner = ConsumerRunner("rebuild", projections(), store, views, batch=4)
+    runner = ConsumerRunner("rebuild", projections(), store, views, batch=4, page=4)
     runner.rebuild()
     return {p.view: contents(views, p.view) for p in runner.projections}
 
@@ -173,13 +175,70 @@ def test_projections_are_pure_batchable_and_agree_with_build_chain(
         assert doc["last_event_at"] == chain["last_event_at"]
 
 
+# Payloads that try to fool the rebuild's raw path: a nested "specversion" (even with the exact
+# top-level bytes inside a string), "shipment" keys that are not the top-level one, a "deviceid"
+# key inside the payload, quotes, non-ASCII.
+tricky_data = st.fixed_dictionaries(
+    {},
+    optional={
+        "note": st.sampled_from(['","specversion":"1.0","', '南京市 "K123+500"', "shipment", "\\"]),
+        "nested": st.fixed_dictionaries(
+            {"specversion": st.just("1.0"), "shipment": st.sampled_from(["S1", "S9"]), "zone": st.just("K1")}
+        ),
+        "shipment": st.sampled_from(["S1", "S2", 7]),
+        # An object closing right before a "deviceid" key inside the payload, as after it in the body.
+        "cfg": st.fixed_dictionaries({"shipment": st.just("S3")}),
+        "deviceid": st.just("pda:1"),
+        "ratio": st.floats(allow_nan=False, allow_infinity=False),
+    },
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    specs=st.lists(
+        st.tuples(st.sampled_from(OIDS[:2]), st.sampled_from(TYPES), st.integers(0, 300), tricky_data),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_the_rebuild_raw_path_encodes_exactly_what_the_fold_of_decoded_events_gives(
+    specs: list[tuple[str, str, int, dict[str, Any]]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    events = []
+    for n, (oid, type_, minute, data) in enumerate(specs):
+        e = event(n, oid, type_, minute)
+        events.append(Event(e.id, e.type, e.source, e.oid, e.time, {**e.data, **data}))
+    store = SQLiteEventStore(str(tmp_path_factory.mktemp("raw") / "log.db"))  # rows as SQLite returns them
+    try:
+        store.append(AppendRequest(events))
+        rows = store.read_raw(0, 100)
+    finally:
+        store.close()
+    for p in projections():
+        assert p.raw_key is not None and p.fresh_json is not None
+        for oid in {r.oid for r in rows}:
+            mine = [r for r in rows if p.raw_key(r) == oid]
+            assert orjson.loads(p.fresh_json(mine)) == p.fold(None, [r.decode() for r in mine]), p.name
+
+
+def test_the_raw_path_takes_the_long_way_for_a_body_that_is_not_canonical() -> None:
+    e = log_of(placed_order_log())[0]
+    body = orjson.dumps({"type": e.type, **orjson.loads(e.as_event().body())})  # same fields, another order
+    row = RawEvent(e.position, e.id, e.oid, e.type, e.time, body, e.seq, e.prevhash, e.hash, e.recorded)
+    assert row.decode() == e
+    for p in projections():
+        assert p.fresh_json is not None
+        assert orjson.loads(p.fresh_json([row])) == p.fold(None, [e])
+
+
 # -- catching up and rebuilding --------------------------------------------------
 
 
 def test_catch_up_applies_the_log_in_batches_and_skips_what_is_already_applied() -> None:
     store = placed_order_log()
     store.append(AppendRequest([event(n, "OL-B", "pick.completed", n) for n in range(10, 20)]))
-    runner = ConsumerRunner("status", projections(), store, MemoryViewStore(), batch=3)
+    runner = ConsumerRunner("status", projections(), store, MemoryViewStore(), batch=3, page=3)
     seen: list[tuple[int, int]] = []
     assert runner.catch_up(lambda done, total: seen.append((done, total))) == 14
     assert seen == [(3, 14), (6, 14), (9, 14), (12, 14), (14, 14)]
@@ -187,6 +246,30 @@ def test_catch_up_applies_the_log_in_batches_and_skips_what_is_already_applied()
     assert runner.apply(log_of(store)) == 14  # everything again: all duplicates
     assert_views_match_log(runner)
     assert live(runner) == rebuilt(store)
+
+
+def test_a_catch_up_whose_view_is_cleared_under_it_reads_the_log_again_from_there() -> None:
+    store = placed_order_log()
+    store.append(AppendRequest([event(n, "OL-B", "pick.completed", n) for n in range(10, 20)]))
+    views = MemoryViewStore()
+    cleared: list[int] = []
+
+    class Interrupted(ConsumerRunner):
+        def apply_rows(self, rows: Sequence[RawEvent] | Page) -> int:
+            reached = super().apply_rows(rows)
+            if not cleared:  # another process starts rebuilding one view after our first page
+                with views.transaction() as tx:
+                    tx.clear("order_status")
+                cleared.append(reached)
+            return reached
+
+    runner = Interrupted("status", projections(), store, views, page=3)
+    seen: list[int] = []
+    # Three rows, three more that order_status (cleared) could not take, then all 14 again from the start.
+    assert runner.catch_up(lambda done, _total: seen.append(done)) == 3 + 3 + 14
+    assert cleared == [3] and seen == [3, 0, 3, 6, 9, 12, 14]
+    assert_views_match_log(runner)
+    assert runner.position() == 14 and live(runner) == rebuilt(store)
 
 
 def test_apply_takes_only_what_continues_the_checkpoint_without_a_gap() -> None:
@@ -202,7 +285,7 @@ def test_apply_takes_only_what_continues_the_checkpoint_without_a_gap() -> None:
 def test_rebuilding_one_view_leaves_the_others_exactly_as_they_were() -> None:
     store = placed_order_log()
     views = MemoryViewStore()
-    runner = ConsumerRunner("status", projections(), store, views, batch=2)
+    runner = ConsumerRunner("status", projections(), store, views, batch=2, page=2)
     runner.catch_up()
     before = live(runner)
     with views.transaction() as tx:  # vandalise the view, as a bug or a hand edit might
@@ -269,7 +352,7 @@ def test_live_consumption_equals_a_rebuild_and_survives_a_restart_with_redeliver
 
 def test_a_consumer_whose_bus_does_not_reach_back_catches_up_from_the_store() -> None:
     store = MemoryEventStore()
-    runner = ConsumerRunner("status", projections(), store, MemoryViewStore(), batch=4)
+    runner = ConsumerRunner("status", projections(), store, MemoryViewStore(), batch=4, page=4)
 
     async def scenario() -> None:
         bus = MemoryBus()
@@ -399,7 +482,12 @@ class CrashingRunner(ConsumerRunner):
     def _fold_into(
         self, tx: ViewTx, projection: Projection, ordered: Sequence[StoredEvent], written: Any = None
     ) -> int | None:
-        last = super()._fold_into(tx, projection, ordered, written)
+        return self._maybe_crash(super()._fold_into(tx, projection, ordered, written))
+
+    def _fold_rows_into(self, tx: ViewTx, projection: Projection, page: Page) -> int | None:
+        return self._maybe_crash(super()._fold_rows_into(tx, projection, page))
+
+    def _maybe_crash(self, last: int | None) -> int | None:
         if last is not None and self.world.crash_armed:
             self.world.crash_armed = False
             raise Crash
@@ -431,7 +519,7 @@ def play(
     """Run the script to its end, restarting the runner after every crash, then restart once more."""
 
     async def one_life() -> None:
-        runner = kind("status", projections(), world.store, world.views, batch=3)
+        runner = kind("status", projections(), world.store, world.views, batch=3, page=3)
         runner.world = world
         with contextlib.suppress(Crash):
             await runner.run(ScriptBus(world), asyncio.Event())

@@ -8,20 +8,30 @@ values, because the view store keeps them as JSON documents.
 `apply_many` is the same fold over several events of one document, done in
 one step: the consumer applies a whole batch per document, and for
 `order_status` that saves recomputing the status after every event.
+
+`raw_key` and `fresh_json` are the same again for rebuilds, which read the
+log as undecoded rows (`RawEvent`): the encoded document a fold from nothing
+produces, built from the columns and decoding a body only when the document
+needs something in it. A rebuild spends most of its time there, so both
+status views have one; the consumer checks they agree with `apply`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
-from orderloom.core.envelope import StoredEvent
+import orjson
+
+from orderloom.core.envelope import SPECVERSION, StoredEvent
 from orderloom.dictionary.model import Dictionary, EventType
 
 # The chain's own status rules, reused so the view and the chain can never disagree.
 from orderloom.status.chain import _order_status, _shipments
 from orderloom.status.directory import PLACED, customer_of
+from orderloom.store.port import RawEvent
 from orderloom.views.port import Doc
 
 SYSTEM_PREFIX = "sys."
@@ -37,6 +47,10 @@ class Projection:
     key: Callable[[StoredEvent], str | None]
     apply: Callable[[Doc | None, StoredEvent], Doc]
     apply_many: Callable[[Doc | None, Sequence[StoredEvent]], Doc] | None = None
+    # Optional rebuild path: both or neither. `fresh_json(rows)`, given one document's rows in
+    # log order, must equal orjson.dumps(fold(None, [r.decode() for r in rows])) once decoded.
+    raw_key: Callable[[RawEvent], str | None] | None = None
+    fresh_json: Callable[[Sequence[RawEvent]], bytes] | None = None
 
     def fold(self, state: Doc | None, events: Sequence[StoredEvent]) -> Doc | None:
         """The state after `events` (in the order given), in one step when the projection can."""
@@ -59,7 +73,7 @@ def project_all(events: Iterable[StoredEvent], projection: Projection) -> dict[s
     return states
 
 
-def order_key(event: StoredEvent) -> str | None:
+def order_key(event: StoredEvent | RawEvent) -> str | None:
     """The order id, or None for system streams (API keys, erasure records), which are not orders."""
     return None if event.oid.startswith(SYSTEM_PREFIX) else event.oid
 
@@ -117,7 +131,39 @@ def chain_events(doc: Doc) -> list[StoredEvent]:
     return [StoredEvent(**d) for d in doc["events"]]
 
 
-ORDER_CHAIN = Projection("order_chain", "order_chain", order_key, apply_chain, apply_chain_many)
+# A canonical body (Event.body(): sorted keys, no spaces) is the `_compact` entry
+# plus "specversion" and minus the store's columns. The top-level "specversion"
+# is its last occurrence: only "time" and "type" follow it, and their values are
+# JSON strings, which cannot hold an unescaped quote.
+_SPEC = b',"specversion":' + orjson.dumps(SPECVERSION) + b","
+_CANONICAL_START = b'{"actor":'
+_time_of = attrgetter("time")
+
+
+def _chain_entry(row: RawEvent) -> bytes:
+    """The encoded `_compact` of a row, cut from its body instead of decoded and encoded again."""
+    body = row.body if isinstance(row.body, bytes) else row.body.encode()
+    cut = body.rfind(_SPEC)
+    if cut < 0 or not body.startswith(_CANONICAL_START) or not body.endswith(b"}"):
+        return orjson.dumps(_compact(row.decode()))  # not a canonical body: take the long way
+    store = orjson.dumps(
+        {"seq": row.seq, "position": row.position, "prevhash": row.prevhash, "hash": row.hash, "recorded": row.recorded}
+    )
+    # body without "specversion" and its closing brace, then the store's fields without their opening one.
+    return b"".join((body[:cut], b",", body[cut + len(_SPEC) : -1], b",", store[1:]))
+
+
+def chain_json(rows: Sequence[RawEvent]) -> bytes:
+    """The encoded `order_chain` document of one order's rows (in log order), folded from nothing."""
+    # The log holds each event id once, so there is nothing to de-duplicate; rows come in
+    # position order and the sort is stable, so sorting by time alone orders by (time, position).
+    entries = b",".join([_chain_entry(r) for r in sorted(rows, key=_time_of)])
+    return b'{"oid":%s,"events":[%s]}' % (orjson.dumps(rows[0].oid), entries)
+
+
+ORDER_CHAIN = Projection(
+    "order_chain", "order_chain", order_key, apply_chain, apply_chain_many, raw_key=order_key, fresh_json=chain_json
+)
 
 
 # -- order_status --------------------------------------------------------------
@@ -127,16 +173,47 @@ ORDER_CHAIN = Projection("order_chain", "order_chain", order_key, apply_chain, a
 # that set a status, name a shipment or split the order leave a mark.
 
 
-def _mark(e: StoredEvent, t: EventType | None) -> list[Any] | None:
-    data = t.upcast(dict(e.data), e.schemaver) if t and e.schemaver < t.version else e.data
-    shipment = data.get("shipment") if isinstance(data.get("shipment"), str) else None
-    declared = None
-    if e.type == SPLIT:
-        declared = [str(s.get("shipment")) for s in data.get("shipments", []) if s.get("shipment")]
+# What the status fold reads of an event: (type, time, position, data, schemaver).
+# `data` is None when the event holds nothing the fold reads in it (see `_fact`).
+_Fact = tuple[str, str, int, "dict[str, Any] | None", int]
+
+
+def _mark(fact: _Fact, t: EventType | None) -> list[Any] | None:
+    etype, time, position, data, schemaver = fact
+    shipment = declared = None
+    if data is not None:
+        if t and schemaver < t.version:
+            data = t.upcast(dict(data), schemaver)
+        shipment = data.get("shipment") if isinstance(data.get("shipment"), str) else None
+        if etype == SPLIT:
+            declared = [str(s.get("shipment")) for s in data.get("shipments", []) if s.get("shipment")]
     status = t.status if t else None
     if status is None and shipment is None and declared is None:
         return None
-    return [e.time, e.position, status, shipment, declared]
+    return [time, position, status, shipment, declared]
+
+
+def _payload(body: bytes) -> dict[str, Any] | None:
+    """The `data` object of a canonical body, decoded without the rest; None if it cannot be cut out.
+
+    In a canonical body `data` follows "actor" (null or a string, which cannot
+    hold an unescaped quote) and is followed by "deviceid". The first `},"deviceid":`
+    after its start either closes `data` or lies inside it, and then the cut is
+    unbalanced JSON that orjson refuses, so a wrong cut is never taken for the payload.
+    """
+    start = body.find(b',"data":{')
+    end = body.find(b'},"deviceid":', start)
+    if start < 0 or end < 0 or not body.startswith(_CANONICAL_START):
+        return None
+    try:
+        data = orjson.loads(body[start + 8 : end + 1])
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _mark_order(mark: list[Any]) -> tuple[str, int]:
+    return (mark[0], mark[1])
 
 
 def _status_of(marks: list[list[Any]], dictionary: Dictionary) -> dict[str, Any]:
@@ -169,12 +246,40 @@ def order_status(dictionary: Dictionary) -> Projection:
     # Looked up once per type: a rebuild asks millions of times.
     types: dict[str, EventType | None] = {}
 
-    def apply_many(state: Doc | None, events: Sequence[StoredEvent]) -> Doc:
+    def type_of(name: str) -> EventType | None:
+        if name not in types:
+            types[name] = dictionary.get(name)
+        return types[name]
+
+    # Per type: does the fold always read the payload (customer, declared shipments), and can it
+    # be upcast (then the whole body is decoded, for its schemaver)?
+    reads: dict[str, tuple[bool, bool]] = {}
+
+    def fact(row: RawEvent) -> _Fact:
+        """A row's fact, decoding its body (or just its payload) only if the fold reads something in it."""
+        etype, body = row.type, row.body
+        if etype not in reads:
+            t = type_of(etype)
+            reads[etype] = (etype in (PLACED, SPLIT), t is not None and bool(t.upcasts))
+        always, upcast = reads[etype]
+        if isinstance(body, str):
+            body = body.encode()
+        # orjson never escapes ASCII, so a "shipment" key anywhere in the body shows as these bytes.
+        if not (always or upcast or b'"shipment"' in body):
+            return (etype, row.time, row.position, None, 1)
+        if not upcast:
+            data = _payload(body)
+            if data is not None:
+                return (etype, row.time, row.position, data, 1)  # no upcasts: schemaver is not read
+        d = orjson.loads(body)
+        return (etype, row.time, row.position, d["data"], d["schemaver"])
+
+    def fold(state: Doc | None, oid: str, facts: Iterable[_Fact]) -> Doc:
         doc: Doc = (
             dict(state)
             if state
             else {
-                "oid": events[0].oid,
+                "oid": oid,
                 "status": None,
                 "kind": None,
                 "type": None,
@@ -187,29 +292,48 @@ def order_status(dictionary: Dictionary) -> Projection:
             }
         )
         marks = list(doc["marks"])
-        for e in events:
-            doc["event_count"] += 1
-            at = [e.time, e.position]
-            if doc["latest"] is None or at > doc["latest"]:
-                doc["latest"], doc["type"], doc["last_event_at"] = at, e.type, e.time
-            if doc["first_event_at"] is None or e.time < doc["first_event_at"]:
-                doc["first_event_at"] = e.time
-            if e.type == PLACED:
-                doc["customer"] = customer_of(e.type, e.data) or doc["customer"]
-            if e.type not in types:
-                types[e.type] = dictionary.get(e.type)
-            mark = _mark(e, types[e.type])
-            if mark is not None:
-                marks.append(mark)
-        marks.sort(key=lambda m: (m[0], m[1]))
+        # Locals, written back once: a rebuild runs this loop for every event of the log.
+        count, latest, first, customer = doc["event_count"], doc["latest"], doc["first_event_at"], doc["customer"]
+        for f in facts:
+            etype, time, position, data, _ = f
+            count += 1
+            if latest is None or [time, position] > latest:
+                latest = [time, position]
+                doc["type"], doc["last_event_at"] = etype, time
+            if first is None or time < first:
+                first = time
+            if etype == PLACED and data is not None:
+                customer = customer_of(etype, data) or customer
+            t = type_of(etype)
+            if data is not None or (t is not None and t.status is not None):
+                mark = _mark(f, t)
+                if mark is not None:
+                    marks.append(mark)
+        marks.sort(key=_mark_order)
         status = _status_of(marks, dictionary)
-        doc.update(marks=marks, status=status["id"], kind=status["kind"])
+        doc.update(
+            event_count=count,
+            latest=latest,
+            first_event_at=first,
+            customer=customer,
+            marks=marks,
+            status=status["id"],
+            kind=status["kind"],
+        )
         return doc
+
+    def apply_many(state: Doc | None, events: Sequence[StoredEvent]) -> Doc:
+        return fold(state, events[0].oid, [(e.type, e.time, e.position, e.data, e.schemaver) for e in events])
 
     def apply(state: Doc | None, event: StoredEvent) -> Doc:
         return apply_many(state, (event,))
 
-    return Projection("order_status", "order_status", order_key, apply, apply_many)
+    def fresh_json(rows: Sequence[RawEvent]) -> bytes:
+        return orjson.dumps(fold(None, rows[0].oid, map(fact, rows)))
+
+    return Projection(
+        "order_status", "order_status", order_key, apply, apply_many, raw_key=order_key, fresh_json=fresh_json
+    )
 
 
 def status_projections(dictionary: Dictionary) -> list[Projection]:

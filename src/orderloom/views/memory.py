@@ -43,6 +43,13 @@ class _MemoryTx(ViewTx):
         encoded = {key: orjson.dumps(doc) for key, doc in docs.items()}
         self.docs.setdefault(view, {}).update(encoded)
 
+    def put_json(self, view: str, docs: Mapping[str, bytes]) -> None:
+        for key, raw in docs.items():
+            # Checked now, as PostgreSQL's jsonb cast would: a bad document fails inside the block.
+            if not isinstance(orjson.loads(raw), dict):
+                raise ValueError(f"view {view}, key {key}: a document must be a JSON object")
+        self.docs.setdefault(view, {}).update(docs)
+
     def checkpoint(self, name: str) -> int:
         if name in self.checkpoints:
             return self.checkpoints[name]

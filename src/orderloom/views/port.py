@@ -33,6 +33,10 @@ class ViewTx(ABC):
         """Insert or replace documents by key."""
 
     @abstractmethod
+    def put_json(self, view: str, docs: Mapping[str, bytes]) -> None:
+        """Insert or replace documents given as encoded JSON objects (what a rebuild builds without dicts)."""
+
+    @abstractmethod
     def checkpoint(self, name: str) -> int:
         """A consumer's last applied position (0 when it has none), held until commit."""
 

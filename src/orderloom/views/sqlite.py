@@ -62,6 +62,12 @@ class _SQLiteTx(ViewTx):
         rows = [(view, key, orjson.dumps(doc).decode()) for key, doc in docs.items()]
         self._conn.executemany("INSERT OR REPLACE INTO view_docs (view, key, doc) VALUES (?, ?, ?)", rows)
 
+    def put_json(self, view: str, docs: Mapping[str, bytes]) -> None:
+        # Stored as TEXT, as put_many stores it (SQLite's JSON functions refuse BLOBs). CAST re-labels
+        # the UTF-8 bytes in SQLite; decoding them to str here only to have them encoded again cost more.
+        rows = [(view, key, doc) for key, doc in docs.items()]
+        self._conn.executemany("INSERT OR REPLACE INTO view_docs (view, key, doc) VALUES (?, ?, CAST(? AS TEXT))", rows)
+
     def checkpoint(self, name: str) -> int:
         row = self._conn.execute("SELECT position FROM view_checkpoints WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else 0
