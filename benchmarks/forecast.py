@@ -3,7 +3,10 @@
 For the shipped forecast scenario (six sorting centres, six weeks) and two more
 seeds: simulate, fold the events into hourly series, train on the first four
 weeks, and score alerts (backlog 6 h ahead > 4 h of capacity) on the last two.
-Prints each run's table, the mean over the seeds and one JSON line.
+Prints each run's table, the mean over the seeds and one JSON line. The
+`foresight_ceiling` row is not a forecast: it is told the twin's true future
+(rates and capacities), so it shows how much of the target the arrivals' own
+randomness leaves reachable.
 """
 
 from __future__ import annotations
@@ -52,11 +55,12 @@ def main() -> None:
     figures["mean_f1_ratio_model_to_last_value"] = round(model_f1 / last_f1, 2) if last_f1 else None
     figures["seeds"] = seeds
     figures["meets_target_0_9"] = figures["model_precision"] >= 0.9 and figures["model_recall"] >= 0.9
+    figures["mean_meets_target_0_9"] = figures["mean_model_precision"] >= 0.9 and figures["mean_model_recall"] >= 0.9
     figures["total_seconds"] = round(time.perf_counter() - total, 1)
     print(f"model F1 / last-value F1 (mean): {figures['mean_f1_ratio_model_to_last_value']}")
-    print(
-        f"target precision and recall >= 0.9 on the shipped seed: {'met' if figures['meets_target_0_9'] else 'NOT met'}"
-    )
+    verdicts = (("on the shipped seed", "meets_target_0_9"), ("on the mean of the seeds", "mean_meets_target_0_9"))
+    for where, key in verdicts:
+        print(f"target precision and recall >= 0.9 {where}: {'met' if figures[key] else 'NOT met'}")
     emit(figures)
 
 

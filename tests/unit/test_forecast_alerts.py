@@ -13,6 +13,7 @@ from orderloom.core.clock import ManualClock
 from orderloom.core.settings import Settings
 from orderloom.sim.twin import parse_scenario, simulate
 from orderloom.status.forecast import ALERT, CLEARED, BacklogModel, Setup, score_hour, stream_of, train
+from orderloom.status.forecast.alerts import score_hours
 from orderloom.status.forecast.observe import USED_TYPES
 from orderloom.status.forecast.scenario import SCENARIO_YAML
 
@@ -47,14 +48,20 @@ def model() -> BacklogModel:
     return train(setup())
 
 
-@pytest.fixture
-def services() -> Any:
+def loaded() -> Services:
+    """A memory store holding the small twin run's routing, scans and signals."""
     s = setup()
     batches: list[list[dict[str, Any]]] = []
     report = simulate(s.scenario, s.policy, record=batches.append, record_types=USED_TYPES)
     svc = build_services(Settings(db_url="memory://"), clock=ManualClock(report.ends_at + timedelta(hours=1)))
     for batch in batches:
         assert all(r.status == "accepted" for r in svc.intake.record(batch, allow_internal=True))
+    return svc
+
+
+@pytest.fixture
+def services() -> Any:
+    svc = loaded()
     yield svc
     svc.close()
 
@@ -91,3 +98,24 @@ def test_an_alert_is_raised_once_then_cleared_once_and_scoring_an_hour_again_add
     raws = [{"id": clear.id, "type": clear.type, "source": clear.source, "oid": clear.oid, "time": clear.time,
              "actor": clear.actor, "data": clear.data}]  # fmt: skip
     assert [r.status for r in services.intake.record(raws, allow_internal=True)] == ["duplicate"]
+
+
+@pytest.mark.slow
+def test_a_backfill_of_several_hours_appends_what_scoring_each_hour_in_turn_appends(
+    services: Services, model: BacklogModel
+) -> None:
+    start, network = setup().scenario.start, setup().scenario.network
+    model = replace(model, threshold_hours=1.0)  # the fault's queue (about 3 h) crosses this one
+    hours = [start + timedelta(hours=h) for h in range(26, 56, 2)]  # a fault at hour 30 builds a queue, then drains
+    one_by_one = loaded()
+    try:
+        for at in hours:
+            score_hour(one_by_one.intake, model, network, at=at)
+        expected = [(e.id, e.type, e.data) for e in one_by_one.store.read_stream(stream_of("XA-SC"))]
+    finally:
+        one_by_one.close()
+    scored = score_hours(services.intake, model, network, list(reversed(hours)))  # any order: scored in time order
+    assert [s.at for s in scored] == hours
+    got = [(e.id, e.type, e.data) for e in services.store.read_stream(stream_of("XA-SC"))]
+    assert got == expected
+    assert {t for _, t, _ in got} == {ALERT, CLEARED}  # the hours chosen both raise and clear an alert

@@ -840,3 +840,11 @@ def simulate(
         utilisation=util,
         ends_at=sc.start + timedelta(hours=max(tl.last_h, float(h))),
     )
+
+
+def city_rates(sc: Scenario, h: int) -> dict[str, float]:
+    """Expected arrivals per destination city in hour `h`, every peak included: the truth a forecast is judged by."""
+    names = list(sc.cities)
+    share = np.array([sc.cities[c] for c in names]) / sum(sc.cities.values())
+    rate, p = _arrivals(sc, h, names, share)
+    return {c: rate * float(p[i]) for i, c in enumerate(names)}

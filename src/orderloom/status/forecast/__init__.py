@@ -1,6 +1,6 @@
 """Sorting-centre backlog forecast: hourly series folded from events, a model 6 hours ahead, alerts as events."""
 
-from orderloom.status.forecast.alerts import ALERT, CLEARED, Scored, score_hour, stream_of
+from orderloom.status.forecast.alerts import ALERT, CLEARED, Scored, score_hour, score_hours, stream_of
 from orderloom.status.forecast.evaluate import Evaluation, evaluate, train
 from orderloom.status.forecast.model import BacklogModel, load, save
 from orderloom.status.forecast.scenario import SCENARIO_YAML, Setup, load_setup
@@ -22,6 +22,7 @@ __all__ = [
     "load_setup",
     "save",
     "score_hour",
+    "score_hours",
     "stream_of",
     "train",
 ]

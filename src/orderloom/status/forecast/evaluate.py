@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from orderloom.routing.network import Network
+from orderloom.status.forecast.ceiling import foresight
 from orderloom.status.forecast.features import Frame, build
 from orderloom.status.forecast.model import BacklogModel, fit
 from orderloom.status.forecast.observe import observe
@@ -28,8 +29,10 @@ WARM_UP_H = 24  # the first day has no "usual" arrivals to compare with
 BASELINES = {
     "last_value": "alert at t+6 if the backlog is over the threshold now",
     "same_hour_yesterday": "alert at t+6 if the backlog was over the threshold 24 hours before t+6",
-    "fluid_projection": "no learning: usual arrivals x announced promotions in, announced capacity out",
+    "fluid_projection": "no learning: usual arrivals (last 7 days) x announced promotions in, announced capacity out",
+    "fluid_projection_4w": "the same with four weeks of the same hour and a network-wide weekday factor",
     "never_alert": "never alert (shows how little accuracy over all node-hours says)",
+    "foresight_ceiling": "not a forecast: the projection told the twin's true future rates and capacities",
 }
 
 
@@ -146,7 +149,8 @@ def scores(predicted: np.ndarray, actual: np.ndarray) -> Scores:
 def evaluate(setup: Setup) -> Evaluation:
     """Simulate, fold the events, train on the early rows and score the model and the baselines on the rest."""
     t0 = time.perf_counter()
-    seen = observe(setup)
+    real: dict[int, dict[str, float]] = {}
+    seen = observe(setup, trace=lambda h, nodes: real.__setitem__(h, {n: s.capacity for n, s in nodes.items()}))
     series, network = seen.series, setup.scenario.network
     cap, horizon, threshold = active_capacities(setup), setup.horizon, setup.threshold_hours
     frame = build(series, cap, cities(network), horizon=horizon, rows=range(WARM_UP_H, series.hours - horizon))
@@ -167,7 +171,9 @@ def evaluate(setup: Setup) -> Evaluation:
         "last_value": frame.column("backlog_h")[test] > threshold,
         "same_hour_yesterday": np.nan_to_num(frame.column("yesterday_backlog_at_target")[test], nan=0.0) > threshold,
         "fluid_projection": frame.column("projected_backlog_h")[test] > threshold,
+        "fluid_projection_4w": frame.column("projected_4w_backlog_h")[test] > threshold,
         "never_alert": np.zeros(len(actual), dtype=bool),
+        "foresight_ceiling": foresight(setup.scenario, frame, cap, real, horizon=horizon)[test] > threshold,
     }
     return Evaluation(
         setup=setup,

@@ -16,6 +16,8 @@ import numpy as np
 
 from orderloom.status.forecast.announced import Outlook, outlooks
 from orderloom.status.forecast.series import Series
+from orderloom.status.forecast.usual import usual as usual_4w
+from orderloom.status.forecast.usual import weekday_table
 
 LOCAL_OFFSET_H = 8  # the network is in China (UTC+8): hour of day and weekday are local
 HISTORY_DAYS = 7  # days of the same hour that make the "usual" arrivals
@@ -46,7 +48,12 @@ NAMES: tuple[str, ...] = (
     "promotion_now",
     "promotion_max_next",
     "next_promotion_in_h",
+    "usual_4w_arrivals_next",
+    "projected_4w_backlog_h",
+    "adjusted_projected_4w_backlog_h",
 )
+# The no-learning projection the model corrects: its best single estimate of the backlog (see model.py).
+BASE = "projected_4w_backlog_h"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,12 @@ def build(
 ) -> Frame:
     """Feature rows for every node with a capacity, at each index in `rows` (default: the whole series)."""
     looks = outlooks(series, city_of, horizon)
+    clean = {
+        node: _without_promotions(series.arrivals[node], looks[node])
+        for node in series.nodes
+        if capacity.get(node, 0.0) > 0
+    }
+    week = weekday_table(clean, series.origin)
     want = rows if rows is not None else range(series.hours)
     idx = np.array([i for i in want if 0 <= i < series.hours], dtype=np.int64)
     blocks, names = [], []
@@ -79,13 +92,22 @@ def build(
         cap = capacity.get(node, 0.0)
         if cap <= 0 or not len(idx):
             continue
-        blocks.append(_node_rows(series, node, cap, looks[node], idx, horizon=horizon))
+        blocks.append(_node_rows(series, node, cap, looks[node], idx, horizon=horizon, week=week))
         names.extend([node] * len(idx))
     x = np.vstack(blocks) if blocks else np.zeros((0, len(NAMES)))
     return Frame(x, tuple(names), np.tile(idx, len(blocks)) if blocks else np.zeros(0, dtype=np.int64))
 
 
-def _node_rows(series: Series, node: str, cap: float, look: Outlook, idx: np.ndarray, *, horizon: int) -> np.ndarray:
+def _node_rows(
+    series: Series,
+    node: str,
+    cap: float,
+    look: Outlook,
+    idx: np.ndarray,
+    *,
+    horizon: int,
+    week: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
     a = series.arrivals[node] / cap
     s = series.shipped[node] / cap
     b = series.backlog[node] / cap
@@ -98,8 +120,11 @@ def _node_rows(series: Series, node: str, cap: float, look: Outlook, idx: np.nda
     seen = sum(_at(a, idx - j) for j in range(3))
     usual_seen = sum(_usual(clean, idx - j) * look.demand_before[idx, j] for j in range(3))
     ratio = np.clip(np.nan_to_num(seen / np.where(usual_seen > 0, usual_seen, np.nan), nan=1.0), 0.5, 2.0)
-    projected = _fluid(b[idx].astype(float), expected, capacity)
-    adjusted = _fluid(b[idx].astype(float), expected * ratio[:, None], capacity)
+    projected = fluid(b[idx].astype(float), expected, capacity)
+    adjusted = fluid(b[idx].astype(float), expected * ratio[:, None], capacity)
+    # Four weeks of the same hour and a network-wide weekday factor: a steadier "usual" (usual.py).
+    steady = np.stack([usual_4w(clean, idx + k, series.origin, *week) for k in range(1, horizon + 1)], axis=1)
+    expected_4w = steady * demand
     moment = series.origin + idx + 1 + LOCAL_OFFSET_H
     cols = {
         "backlog_h": b[idx],
@@ -127,11 +152,14 @@ def _node_rows(series: Series, node: str, cap: float, look: Outlook, idx: np.nda
         "promotion_now": demand[:, 0],
         "promotion_max_next": demand.max(axis=1),
         "next_promotion_in_h": look.next_promo_h[idx],
+        "usual_4w_arrivals_next": steady.sum(axis=1),
+        "projected_4w_backlog_h": fluid(b[idx].astype(float), expected_4w, capacity),
+        "adjusted_projected_4w_backlog_h": fluid(b[idx].astype(float), expected_4w * ratio[:, None], capacity),
     }
     return np.column_stack([np.asarray(cols[name], dtype=float) for name in NAMES])
 
 
-def _fluid(backlog: np.ndarray, arrivals: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def fluid(backlog: np.ndarray, arrivals: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """The backlog after the horizon if the expected arrivals come in and the announced capacity goes out."""
     for k in range(arrivals.shape[1]):
         backlog = np.maximum(0.0, backlog + np.nan_to_num(arrivals[:, k], nan=0.0) - capacity[:, k])
