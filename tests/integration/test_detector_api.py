@@ -50,7 +50,8 @@ def test_ops_runs_the_detectors_and_everyone_who_may_reads_the_firing_and_its_ca
     r = c.post(f"{ROOT}/detectors/run", headers=api.as_("ops"))
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["fired"] == 1 and body["detectors"][0]["ratio"] > 2
+    # The API's detector schedule ticks once at start-up, so it may have recorded this period's firing first.
+    assert body["detectors"][0]["status"] in ("fired", "already_fired") and body["detectors"][0]["ratio"] > 2
     again = c.post(f"{ROOT}/detectors/run", headers=api.as_("admin")).json()
     assert again["fired"] == 0 and again["detectors"][0]["status"] == "already_fired"  # one firing per day
 

@@ -91,6 +91,10 @@ def test_the_shipped_playbook_gives_each_department_its_task_when_the_detector_f
     PlaybookRunner(svc).drain()
     teams = [e.data["team"] for e in iter_log(svc.store) if e.type == "task.created"]
     assert sorted(set(teams)) == ["cs", "marketing", "product"] and len(teams) == 3 * len(firings(svc))
+    evidence = {e.data["team"]: e.data["evidence"] for e in iter_log(svc.store) if e.type == "task.created"}
+    assert set(evidence["marketing"]["funnel"]) >= {"stages", "cohort", "rows"}
+    assert evidence["product"]["firmware"]["crash_reports"]["signatures"][0]["signature"] == "pairing.ble_timeout"
+    assert evidence["cs"]["answer_pack"]["answers"][0]["reason"] == "pairing_difficulty"
     listed = list_detectors(svc)
     assert [d["name"] for d in listed] == ["headphone_returns"] and len(listed[0]["firings"]) == len(firings(svc))
 

@@ -9,8 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 from orderloom.api.auth import Caller, caller, services
 from orderloom.api.responses import JSON
+from orderloom.api.valuestream_routes import valuestream
 from orderloom.core.errors import Forbidden
 from orderloom.valuestream.detectors import list_detectors, root_cause, run_detectors
+from orderloom.valuestream.findings import finding
+from orderloom.valuestream.fulfilment import MAX_DAYS
 from orderloom.valuestream.health_scoring import AT_RISK_BELOW, customer_health, score_due
 
 READERS = frozenset({"cs", "ops", "admin"})
@@ -18,6 +21,7 @@ RUNNERS = frozenset({"ops", "admin"})
 FINANCE = "finance"  # finance sees a customer's score and verdict, not what drove it
 _NAME = r"^[a-z][a-z0-9_]{1,63}$"
 _CUSTOMER = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,58}$"
+_FINDING = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
 
 
 def _allow(who: Caller, roles: frozenset[str], what: str) -> None:
@@ -62,6 +66,34 @@ def router() -> APIRouter:
     ) -> JSON:
         _allow(who, READERS, "read root causes")
         return JSON(await run_in_threadpool(root_cause, services(request), name))
+
+    @r.get(
+        "/findings",
+        summary="Detector firings and at-risk customers with their outcome, and the trigger success rate",
+    )
+    async def get_findings(
+        request: Request,
+        who: Annotated[Caller, Depends(caller)],
+        *,
+        days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="look back this many days")] = 30,
+        limit: Annotated[int, Query(ge=1, le=1000, description="at most this many recent findings")] = 100,
+    ) -> JSON:
+        _allow(who, READERS, "read findings")
+        vs = await run_in_threadpool(valuestream, request)
+        return JSON(await run_in_threadpool(lambda: vs.findings(days=days, limit=limit)))
+
+    @r.get(
+        "/findings/{finding_id}",
+        summary="One finding with its evidence, the playbook runs it started and their tasks (state, owner, due)",
+    )
+    async def get_finding(
+        request: Request,
+        who: Annotated[Caller, Depends(caller)],
+        finding_id: Annotated[str, Path(pattern=_FINDING)],
+    ) -> JSON:
+        _allow(who, READERS, "read findings")
+        svc = services(request)
+        return JSON(await run_in_threadpool(lambda: finding(svc, finding_id, who.role)))
 
     @r.get("/customers/{customer}/health", summary="A B2B customer's health score two hours after payment")
     async def get_health(

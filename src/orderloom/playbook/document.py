@@ -24,11 +24,15 @@ from typing import Any
 from orderloom.core.errors import Problem, ValidationFailed
 from orderloom.playbook.expressions import expression_problem, step_references, template_problem
 
-STEP_TYPES = ("query", "branch", "create_task", "notify", "emit_command")
+STEP_TYPES = ("query", "branch", "create_task", "notify", "emit_command", "emit_event")
 COMMANDS = ("reroute", "start_compensation", "pause_intake", "resume_intake", "hold_order", "expedite")
 CHANNELS = ("console", "email", "sms", "wecom", "dingtalk", "webhook")
 PRIORITIES = ("low", "normal", "high", "urgent")
 MAX_STEPS = 50
+# An emit_event step records facts a playbook derives (a kitting rate, a new promise), never the
+# system's own bookkeeping: runs, tasks, commands, policies and orders have their own writers.
+_RESERVED_EVENTS = ("playbook.", "task.", "policy.", "apikey.", "pack.", "command.", "notification.")
+_RESERVED_TYPES = ("order.placed",)
 
 _STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _TEAM = re.compile(r"^[a-z][a-z0-9_]{1,31}$")
@@ -36,11 +40,12 @@ _TYPE_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m|h|d)$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 _FIELDS: dict[str, set[str]] = {
-    "query": {"event", "signal", "stream", "where"},
+    "query": {"event", "signal", "stream", "where", "within"},
     "branch": {"if", "then", "else"},
-    "create_task": {"team", "title", "due_in", "priority", "evidence", "oid"},
+    "create_task": {"team", "title", "due_in", "priority", "evidence", "oid", "owner"},
     "notify": {"channel", "audience", "message"},
     "emit_command": {"command", "args", "target"},
+    "emit_event": {"event", "stream", "data", "time"},
 }
 _COMMON = {"id", "type", "label"}
 
@@ -185,6 +190,7 @@ def _step(i: int, step: Any, order: dict[str, int]) -> list[Problem]:
         "create_task": _task,
         "notify": _notify,
         "emit_command": _command,
+        "emit_event": _event,
     }[kind](where, step)
     problems += _references(where, step, i, order)
     return problems
@@ -205,6 +211,11 @@ def _query(where: str, step: dict[str, Any]) -> list[Problem]:
         problems.append(Problem(f"{where} / signal", "format", "signal must be a signal type such as node.backlog"))
     problems += _text(where, step, "stream", template=True, required=False)
     problems += _text(where, step, "where", template=False, required=False)
+    if "within" in step:
+        try:
+            duration(step["within"])
+        except ValueError:
+            problems.append(Problem(f"{where} / within", "format", "within must be a duration like 30m, 4h or 2d"))
     return problems
 
 
@@ -233,6 +244,7 @@ def _task(where: str, step: dict[str, Any]) -> list[Problem]:
         problems.append(Problem(f"{where} / priority", "enum", f"priority must be one of {', '.join(PRIORITIES)}"))
     problems += _object(where, step, "evidence")
     problems += _text(where, step, "oid", template=True, required=False)
+    problems += _text(where, step, "owner", template=True, required=False)
     return problems
 
 
@@ -253,6 +265,30 @@ def _command(where: str, step: dict[str, Any]) -> list[Problem]:
         problems.append(Problem(f"{where} / command", "enum", f"command must be one of {', '.join(COMMANDS)}"))
     problems += _object(where, step, "args")
     problems += _text(where, step, "target", template=True, required=False)
+    return problems
+
+
+def _event(where: str, step: dict[str, Any]) -> list[Problem]:
+    problems = []
+    event = step.get("event")
+    if not isinstance(event, str) or not _TYPE_ID.match(event):
+        problems.append(
+            Problem(f"{where} / event", "format", "event must be an event type such as mfg.kitting_computed")
+        )
+    elif event.startswith(_RESERVED_EVENTS) or event in _RESERVED_TYPES:
+        problems.append(
+            Problem(
+                f"{where} / event",
+                "reserved",
+                f"{event} is written by Orderloom itself; use create_task, notify or emit_command for those acts",
+            )
+        )
+    problems += _text(where, step, "stream", template=True, required=False)
+    problems += _text(where, step, "time", template=True, required=False)
+    if not isinstance(step.get("data"), dict):
+        problems.append(Problem(f"{where} / data", "required", "data must be an object of the event's fields"))
+    else:
+        problems += _object(where, step, "data")
     return problems
 
 

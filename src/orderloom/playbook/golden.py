@@ -21,7 +21,7 @@ from orderloom.policy.model import GoldenCase, PolicyVersion
 from orderloom.policy.schema import input_problems, schema_problems, validator_for
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)  # a fixed "now", so due times in a dry run never depend on the day
-_EXPECTABLE = ("starts", "outcome", "path", "branches", "commands", "tasks", "notify")
+_EXPECTABLE = ("starts", "outcome", "path", "branches", "commands", "tasks", "notify", "events")
 
 
 def run_playbook_golden(version: PolicyVersion) -> list[GoldenResult]:
@@ -76,21 +76,36 @@ def _trigger(case: GoldenCase, event: str) -> dict[str, Any]:
 def _observe(playbook: Any, trigger: dict[str, Any], case: GoldenCase, version: PolicyVersion) -> dict[str, Any]:
     facts = case.input.get("facts") or {}
     if not matches(playbook, trigger, NOW):
-        return {"starts": False, "outcome": None, "path": [], "branches": {}, "commands": [], "tasks": [], "notify": []}
+        return {
+            "starts": False,
+            "outcome": None,
+            "path": [],
+            "branches": {},
+            "commands": [],
+            "tasks": [],
+            "notify": [],
+            "events": [],
+        }
 
     def query_for(step: Step) -> Query:
         def query(stream: str, event_type: str, accept: Any) -> dict[str, Any] | None:
             fact = facts.get(step.id) if isinstance(facts, dict) else None
             if not isinstance(fact, dict):
                 return None
-            found: dict[str, Any] = {
-                "id": f"golden-{step.id}",
-                "type": event_type,
-                "oid": stream,
-                "time": str(fact.get("time", trigger["time"])),
-                "data": fact.get("data") if isinstance(fact.get("data"), dict) else {},
-            }
-            return found if accept(found) else None
+            # A fact is one event, or `events`: several, newest first (for queries that count a window).
+            listed = fact.get("events")
+            many: list[Any] = listed if isinstance(listed, list) else [fact]
+            for n, item in enumerate(x for x in many if isinstance(x, dict)):
+                found: dict[str, Any] = {
+                    "id": f"golden-{step.id}-{n}",
+                    "type": event_type,
+                    "oid": stream,
+                    "time": str(item.get("time", trigger["time"])),
+                    "data": item.get("data") if isinstance(item.get("data"), dict) else {},
+                }
+                if accept(found):
+                    return found
+            return None
 
         return query
 
@@ -104,4 +119,5 @@ def _observe(playbook: Any, trigger: dict[str, Any], case: GoldenCase, version: 
         "commands": [o.effect.data["command"] for o in done if o.effect and o.effect.type == "command.issued"],
         "tasks": [o.effect.data["team"] for o in done if o.effect and o.effect.type == "task.created"],
         "notify": [o.effect.data["audience"] for o in done if o.effect and o.effect.type == "notification.sent"],
+        "events": [o.effect.type for o in done if o.effect and o.step.type == "emit_event"],
     }

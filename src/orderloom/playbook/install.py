@@ -6,7 +6,8 @@ from orderloom.bootstrap import Services
 from orderloom.policy.examples import load_example
 from orderloom.policy.log import PolicyLog
 
-DEFAULT_PLAYBOOKS = ("coldchain_stall", "sla_risk_reroute")
+# Value-stream playbooks ship too: every detector firing reaches its departments, every at-risk customer sales.
+DEFAULT_PLAYBOOKS = ("coldchain_stall", "sla_risk_reroute", "detector_evidence", "customer_at_risk")
 ACTOR = "system:playbook-install"
 
 

@@ -128,7 +128,10 @@ class RunExecutor:
         raws = []
         if outcome.effect is not None:
             fx = outcome.effect
-            raws.append(self._raw(fx.id, fx.type, fx.stream, fx.data, key, now=now))
+            raw = self._raw(fx.id, fx.type, fx.stream, fx.data, key, now=now)
+            if fx.time:
+                raw["time"] = fx.time
+            raws.append(raw)
         raws.append(self._raw(step_id, "playbook.step_done", stream, _step_data(key, outcome), key, now=now))
         results = self.intake.record(raws, atomic=True, allow_internal=True)
         if all(r.status != "rejected" for r in results):

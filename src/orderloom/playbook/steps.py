@@ -44,6 +44,7 @@ class Effect:
     type: str
     stream: str
     data: dict[str, Any]
+    time: str | None = None  # when it happened, if not when the step ran (an emitted event may say)
 
 
 @dataclass(slots=True)
@@ -81,16 +82,48 @@ def _query(step: Step, context: dict[str, Any], query: Query, key: RunKey, now: 
         return evaluate(where, {**context, "event": event}) is True
 
     inputs = {"stream": stream, "event": event_type, **({"where": where} if where else {})}
-    found = query(str(stream), event_type, accept)
+    counted: dict[str, Any] = {}
+    if step.spec.get("within"):
+        inputs["within"] = step.spec["within"]
+        found, count = _window(step, context, query, (str(stream), event_type, accept))
+        counted["count"] = count
+    else:
+        found = query(str(stream), event_type, accept)
     if found is None:
-        return Outcome(step, "done", inputs, {"found": False})
-    output = {"found": True, **{k: found[k] for k in ("id", "type", "time", "data")}}
+        return Outcome(step, "done", inputs, {"found": False, **counted})
+    output = {"found": True, **counted, **{k: found[k] for k in ("id", "type", "time", "data")}}
     if signal:
         # A signal counts only while its time-to-live lasts, as the router sees it.
         data = found["data"]
         expires = _plus(data.get("time", found["time"]), float(data.get("ttl_s", 0)))
         output["in_force"] = expires > format_time(now)
     return Outcome(step, "done", inputs, output)
+
+
+def _window(
+    step: Step,
+    context: dict[str, Any],
+    query: Query,
+    what: tuple[str, str, Callable[[dict[str, Any]], bool]],
+) -> tuple[dict[str, Any] | None, int]:
+    """The latest matching event in the window before the trigger, and how many matched in it."""
+    # The window ends at the trigger's own time, not the clock's: a run resumed later counts the same.
+    until = parse_time(context["trigger"]["time"])
+    since = until - duration(step.spec["within"])
+    stream, event_type, accept = what
+    matched: list[dict[str, Any]] = []
+
+    def collect(event: dict[str, Any]) -> bool:
+        try:
+            when = parse_time(event["time"])
+        except ValueError:
+            return False
+        if since < when <= until and accept(event):
+            matched.append(event)
+        return False  # keep reading: the query hands events newest first until one is taken
+
+    query(stream, event_type, collect)
+    return (matched[0] if matched else None), len(matched)
 
 
 def _branch(step: Step, context: dict[str, Any], query: Query, key: RunKey, now: datetime) -> Outcome:
@@ -115,6 +148,8 @@ def _task(step: Step, context: dict[str, Any], query: Query, key: RunKey, now: d
         "evidence": render(step.spec.get("evidence", {}), context),
         "source": key.source(step.id),
     }
+    if step.spec.get("owner"):
+        data["owner"] = _owner(render(step.spec["owner"], context))
     effect = Effect(effect_id(key.run, key.version, step.id, "task"), "task.created", task_stream(tid), data)
     inputs = {k: data[k] for k in ("team", "title", "priority", "due", "oid", "evidence")}
     output = {"task_id": tid, "team": data["team"], "due": data["due"], "priority": data["priority"]}
@@ -148,6 +183,27 @@ def _command(step: Step, context: dict[str, Any], query: Query, key: RunKey, now
     return Outcome(step, "done", inputs, {"command_id": cid, "command": data["command"]}, effect=effect)
 
 
+def _event(step: Step, context: dict[str, Any], query: Query, key: RunKey, now: datetime) -> Outcome:
+    eid = effect_id(key.run, key.version, step.id, "evt")
+    stream = render(step.spec.get("stream"), context) if step.spec.get("stream") else context["trigger"]["oid"]
+    data = render(step.spec["data"], context)
+    if not isinstance(data, dict):
+        raise StepFailed("data did not give an object of fields")
+    when = render(step.spec["time"], context) if step.spec.get("time") else None
+    # The dictionary checks the event when the runner records it; a refused one fails the step with the reason.
+    effect = Effect(eid, step.spec["event"], str(stream), data, str(when) if when else None)
+    inputs = {"event": step.spec["event"], "stream": str(stream), **({"time": str(when)} if when else {})}
+    return Outcome(step, "done", inputs, {"event_id": eid, "event": step.spec["event"], "data": data}, effect=effect)
+
+
+def _owner(value: Any) -> str | None:
+    # An owner template that finds nobody (a missing field) leaves the task to be picked up by the team.
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value).strip()
+    return text[:128] or None
+
+
 def _text(value: Any) -> dict[str, str]:
     # Titles and messages are shown to people; keep them short and always text.
     return {lang: str(value.get(lang, ""))[:500] for lang in ("zh", "en")}
@@ -166,4 +222,5 @@ _PERFORM: dict[str, Callable[[Step, dict[str, Any], Query, RunKey, datetime], Ou
     "create_task": _task,
     "notify": _notify,
     "emit_command": _command,
+    "emit_event": _event,
 }

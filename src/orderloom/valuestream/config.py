@@ -4,6 +4,7 @@
 - ORDERLOOM_QUERY_SOURCES: the YAML file listing external query sources (see `sources.py`)
 - ORDERLOOM_QUERY_MAX_ROWS (default 10000), ORDERLOOM_QUERY_MAX_SECONDS (default 10),
   ORDERLOOM_QUERY_MEMORY (DuckDB memory limit per role database, default 1GB)
+- ORDERLOOM_DETECTORS_EVERY_S: seconds between the detector schedule's ticks (default 900; see `schedule.py`)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class ValueStreamConfig:
     max_seconds: float = 10.0
     memory_limit: str = "1GB"
     threads: int = 2
+    detectors_every_s: float = 900.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ValueStreamConfig:
@@ -55,4 +57,5 @@ class ValueStreamConfig:
             max_rows=int(_number(e, "ORDERLOOM_QUERY_MAX_ROWS", cls.max_rows, 1, 1_000_000)),
             max_seconds=_number(e, "ORDERLOOM_QUERY_MAX_SECONDS", cls.max_seconds, 0.1, 3600),
             memory_limit=memory,
+            detectors_every_s=_number(e, "ORDERLOOM_DETECTORS_EVERY_S", cls.detectors_every_s, 1, 86_400),
         )

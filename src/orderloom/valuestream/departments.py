@@ -3,7 +3,8 @@
 - marketing: 30-day repurchase rate per channel,
 - supply chain: rush-order frequency per customer (from the supply-chain contract's rush flag),
 - finance: days to cash per customer (placement, or the invoice, to payment captured),
-- value stream: contract fulfilment rates and the playbooks' trigger success rate.
+- value stream: contract fulfilment rates and the trigger success rate (findings whose playbooks created
+  every task they owed, `triggers.py`), with the runs per playbook.
 They run on the full (admin) tables; who may read which view is decided in `VIEWS`.
 """
 
@@ -22,6 +23,7 @@ from orderloom.dictionary.model import Dictionary
 from orderloom.valuestream.catalog import ContractCatalog
 from orderloom.valuestream.fulfilment import DEFAULT_TZ, contract_health
 from orderloom.valuestream.results import fetch
+from orderloom.valuestream.triggers import trigger_success
 
 # Core payment events (core dictionary); days to cash runs from the invoice when there is one.
 CAPTURED = "payment.captured"
@@ -222,13 +224,18 @@ def value_stream(
     for r in runs:
         r["success_rate"] = _rate(r["done"], r["done"] + r["failed"])
     done, failed = sum(r["done"] for r in runs), sum(r["failed"] for r in runs)
+    triggers = trigger_success(con, now=ask.now, days=ask.days, limit=ask.limit)
     return {
         "window_days": ask.days,
         "contracts": contracts,
         "contract_fulfilment_rate": _rate(sum(c["on_time"] for c in contracts), due),
         "playbooks": runs,
         "playbook_trigger_success_rate": _rate(done, done + failed),
-        "note": "a playbook run succeeds when it finished done; running runs are not counted in the rate",
+        "trigger_success_rate": triggers["trigger_success_rate"],
+        "triggers": triggers,
+        "note": "a playbook run succeeds when it finished done; running runs are not counted in the rate. "
+        "trigger_success_rate: of the detector firings and at-risk customers, the share whose playbooks created "
+        "every task they owed (no playbook within the grace period counts as a failure; pending ones are left out)",
     }
 
 

@@ -10,8 +10,12 @@ start on `detector.fired`.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from orderloom.bootstrap import Services
 from orderloom.core.envelope import format_time
@@ -22,6 +26,7 @@ from orderloom.store import iter_log
 from orderloom.valuestream.detectors_document import METRIC_WORDS, Detector, matches, parse_detector
 from orderloom.valuestream.detectors_eval import Evaluation, evaluate, had_event, members
 from orderloom.valuestream.detectors_table import OrderRecord, Woven, weave
+from orderloom.valuestream.evidence import packages
 from orderloom.valuestream.rootcause import Settings, Unit
 from orderloom.valuestream.rootcause_report import Wording, report
 
@@ -43,9 +48,18 @@ def period_start(d: Detector, now: datetime) -> datetime:
     return _EPOCH + periods * d.every
 
 
-def fired_id(name: str, start: datetime) -> str:
-    """The id of the detector's firing for the period starting at `start`: one firing per period."""
-    return f"detfired-{name}-{start.strftime('%Y%m%dT%H%M')}"
+def cohort_key(d: Detector) -> str:
+    """8 hex digits naming what a firing is about: the cohort, its comparison, the metric and the window length."""
+    what = [d.cohort, d.against, d.exclude_cohort, d.metric, d.within_days, d.window_days]
+    return hashlib.sha256(orjson.dumps(what, option=orjson.OPT_SORT_KEYS)).hexdigest()[:8]
+
+
+def fired_id(name: str, start: datetime, d: Detector) -> str:
+    """The id of the detector's firing for its cohort in the period starting at `start`: one per cohort and window.
+
+    A new version that keeps the cohort does not fire again in the same period; one that watches another cohort does.
+    """
+    return f"detfired-{name}-{start.strftime('%Y%m%dT%H%M')}-{cohort_key(d)}"
 
 
 def published(svc: Services, woven: Woven) -> list[PolicyVersion]:
@@ -61,23 +75,33 @@ def published(svc: Services, woven: Woven) -> list[PolicyVersion]:
     return out
 
 
-def run_detectors(svc: Services, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Evaluate every published detector at `now`; append `detector.fired` for each that fires (once per period)."""
+def run_detectors(
+    svc: Services, now: datetime | None = None, *, only: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Evaluate every published detector (or `only` those) at `now`; append `detector.fired` for each that fires.
+
+    A detector fires at most once per cohort and schedule period (see `fired_id`).
+    """
     now = now or svc.clock.now()
     woven = weave(iter_log(svc.store))
     results = []
     for version in published(svc, woven):
+        if only is not None and version.name not in only:
+            continue
         d = parse_detector(version.document, version.input_schema)
         verdict = evaluate(woven, d, now)
         row: dict[str, Any] = {"detector": version.name, "version": version.version, **verdict.as_dict()}
         if verdict.fires:
-            eid = fired_id(version.name, period_start(d, now))
+            eid = fired_id(version.name, period_start(d, now), d)
             if svc.store.get(eid) is not None:
                 row["event_id"], row["status"] = eid, "already_fired"
             else:
                 cause = _cause(woven, d, now, version)
+                evidence = packages(woven, d, now, members(woven, d, now)[0], cause)
                 row["event_id"] = eid
-                row["status"] = _fire(svc, version, d, verdict=verdict, cause=cause, eid=eid, now=now)
+                row["status"] = _fire(
+                    svc, version, d, verdict=verdict, cause=cause, evidence=evidence, eid=eid, now=now
+                )
         results.append(row)
     return results
 
@@ -89,6 +113,7 @@ def _fire(
     *,
     verdict: Evaluation,
     cause: dict[str, Any],
+    evidence: dict[str, Any],
     eid: str,
     now: datetime,
 ) -> str:
@@ -105,6 +130,8 @@ def _fire(
         "causes": [
             {k: s[k] for k in ("text", "size", "events", "rate", "lift", "q_value")} for s in cause["subgroups"][:3]
         ],
+        # Each department's package, as the data stood when the detector fired (playbooks hand them on).
+        "evidence": evidence,
     }
     data.pop("fires", None)
     data.pop("why_not", None)
@@ -119,6 +146,8 @@ def _fire(
     }
     result = svc.intake.record([raw], allow_internal=True)[0]
     if result.status == "rejected":
+        if svc.store.get(eid) is not None:
+            return "already_fired"  # another runner fired this period first (its figures were a moment older)
         raise ValidationFailed(result.problems)
     return "fired" if result.status == "accepted" else "already_fired"
 

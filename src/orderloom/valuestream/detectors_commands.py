@@ -68,6 +68,45 @@ def run_cmd(at: str | None) -> None:
     click.echo(orjson.dumps({"detectors": results}).decode())
 
 
+@detectors.command("schedule")
+@click.option(
+    "--every", type=float, default=None, help="seconds between ticks (default ORDERLOOM_DETECTORS_EVERY_S, 900)"
+)
+@click.option("--once", is_flag=True, help="one tick, then exit (for cron)")
+def schedule_cmd(every: float | None, once: bool) -> None:
+    """Run the due detectors (once per cohort and period) and score customer health, every --every seconds."""
+    import asyncio
+    import signal
+
+    from orderloom.valuestream.schedule import DetectorScheduler
+
+    svc = services()
+    scheduler = DetectorScheduler.from_env(svc)
+    if every is not None:
+        if every <= 0:
+            svc.close()
+            raise click.BadParameter("must be a number of seconds above 0", param_hint="--every")
+        scheduler.interval_s = every
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await scheduler.run(stop)
+
+    try:
+        if once:
+            click.echo(orjson.dumps(scheduler.tick().as_dict()).decode())
+        else:
+            err.print(f"detectors: a tick every {scheduler.interval_s:g} s until stopped")
+            asyncio.run(follow())
+    except OrderloomError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        svc.close()
+
+
 def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{100 * rate:.1f}%"
 
@@ -115,16 +154,18 @@ def generate_cmd(orders: int, days: int, seed: int, no_plant: bool, install: boo
 
 
 def _install(svc: Any) -> None:
+    from orderloom.playbook.install import install_default_playbooks
     from orderloom.policy import load_example
     from orderloom.policy.log import PolicyLog
 
     log = PolicyLog(svc.intake)
-    for name in ("headphone_returns", "headphone_returns_playbook"):
-        saved = log.save(load_example(name), actor="cli")
-        state = log.state(name)
-        if state.stable != saved.version:
-            log.publish(name, saved.version, actor="cli", reason="shipped example")
-        out.print(f"{name} v{saved.version} published")
+    saved = log.save(load_example("headphone_returns"), actor="cli")
+    if log.state(saved.name).stable != saved.version:
+        log.publish(saved.name, saved.version, actor="cli", reason="shipped example")
+    out.print(f"{saved.name} v{saved.version} published")
+    # The shipped detector_evidence playbook gives every department its task when a detector fires.
+    for name in install_default_playbooks(svc):
+        out.print(f"{name} published")
 
 
 @click.command("rootcause")

@@ -70,9 +70,16 @@ class FactDesk:
         atomic: bool = False,
         object_name: str | None = None,
         first_index: int = 0,
+        received: Sequence[datetime] | None = None,
     ) -> list[ItemResult]:
-        """Check and store a batch; per record accepted, duplicate or rejected (with the field and the rule)."""
+        """Check and store a batch; per record accepted, duplicate or rejected (with the field and the rule).
+
+        `received` (one time per record) is for replaying a history in process (the data generators): each fact
+        is stamped as delivered then instead of now. The HTTP API never passes it.
+        """
         contract = self.contract(domain)
+        if received is not None and len(received) != len(records):
+            raise ValueError("received must give one time per record")
         obj = contract.object(object_name)
         if obj is None:
             names = ", ".join(o.name for o in contract.objects)
@@ -88,7 +95,13 @@ class FactDesk:
             if c.problems or c.subject is None:
                 continue
             raws[i] = self._event(
-                contract, obj, c, due=due.get(c.subject), now=now, actor=actor, source=source or f"facts/{domain}"
+                contract,
+                obj,
+                c,
+                due=due.get(c.subject),
+                now=now if received is None else received[i],
+                actor=actor,
+                source=source or f"facts/{domain}",
             )
         self._known(raws, results)
         invalid = [i for i, r in enumerate(results) if r.problems]

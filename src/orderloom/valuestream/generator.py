@@ -8,7 +8,10 @@ headphone use to the premium headphones; most of them could not get through the
 app pairing flow and asked to return them within 30 minutes of unboxing. That
 lifts the premium headphones' return rate to about 28% against about 12% for
 headphones as a whole, while each department's own data looks ordinary.
-Without the plant every order returns at its product's base rate.
+Without the plant every order returns at its product's base rate. Devices whose
+buyers cannot pair send the companion app's crash report from the pairing
+screen; other devices crash rarely, anywhere. Facts go through the facts desk
+(`generator_events.record_all`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ CAMPAIGNS = {
 }
 OLDER = ("35-44", "45-54", "55+")
 YOUNGER = ("18-24", "25-34")
+MIN_APP = "5.2.0"
+# Crashes of the companion app that have nothing to do with pairing: (signature, screen).
+CRASHES = (("playback.audio_route", "playback"), ("settings.eq_load", "settings"), ("update.ota_resume", "update"))
 REGIONS = (("江苏省", "南京市"), ("上海市", "上海市"), ("广东省", "深圳市"), ("浙江省", "杭州市"), ("四川省", "成都市"))
 
 
@@ -149,6 +155,7 @@ def _order(r: random.Random, plan: Plan, i: int, product: Product, *, placed: da
             g.return_minutes = float(int(minutes))  # the return request carries whole minutes
             g.return_reason = _reason(r, planted)
     returned = g.return_minutes is not None
+    _crash(g, plan, i, end)
     if r.random() < (0.45 if returned else 0.04):
         after = (g.return_minutes or 0) + r.uniform(10, 2 * 1440)
         call = delivered + timedelta(minutes=after)
@@ -159,6 +166,36 @@ def _order(r: random.Random, plan: Plan, i: int, product: Product, *, placed: da
                 [0.2, 0.45, 0.25, 0.1] if returned else [0.05, 0.25, 0.45, 0.25],
             )[0]
     return g
+
+
+def _crash(g: Generated, plan: Plan, i: int, end: datetime) -> None:
+    """The companion app's crash report, if the device sent one (its own random stream: the rest stays as it was).
+
+    Buyers who cannot pair crash the pairing screen; everyone else crashes rarely, anywhere.
+    """
+    assert g.delivered_at is not None
+    r = random.Random(f"crash-{plan.seed}-{i}")
+    pairing = g.return_reason == "pairing_difficulty"
+    headphones = g.product.category == "headphones"
+    chance = 0.7 if pairing else (0.2 if g.planted else (0.03 if headphones else 0.01))
+    if r.random() >= chance:
+        return
+    if pairing or (g.planted and r.random() < 0.8):
+        signature, screen = "pairing.ble_timeout", "pairing"
+    else:
+        signature, screen = r.choice(CRASHES)
+    minutes = g.return_minutes * r.uniform(0.3, 0.9) if g.return_minutes is not None else r.uniform(5, 3 * 1440)
+    at = g.delivered_at + timedelta(minutes=minutes)
+    if at >= end - timedelta(minutes=5):
+        return
+    app = r.choices(["5.2.0", "5.1.4"], [0.7, 0.3])[0]
+    g.extra["crash"] = {
+        "at": at,
+        "crash_signature": signature,
+        "crash_screen": screen,
+        "app_version": app,
+        "crashes": 1 + int(r.expovariate(1)),
+    }
 
 
 def _reason(r: random.Random, planted: bool) -> str:
@@ -206,22 +243,20 @@ def events_of(g: Generated) -> list[dict[str, Any]]:
     ]
     if g.delivered_at is None:
         return out
-    out.append(
-        fact(
-            f"{oid}-product",
-            "product",
-            oid,
-            g.delivered_at - timedelta(hours=12),
-            {
-                "device_model": p.sku,
-                "firmware_version": a["product.firmware_version"],
-                "app_compatible": a["product.app_compatible"],
-                "min_app_version": "5.2.0",
-                "category": p.category,
-                "price_tier": p.tier,
-            },
-        )
-    )
+    packed = g.delivered_at - timedelta(hours=12)
+    firmware = {
+        "device_model": p.sku,
+        "firmware_version": a["product.firmware_version"],
+        "app_compatible": a["product.app_compatible"],
+        "min_app_version": MIN_APP,
+    }
+    catalogue = {"device_model": p.sku, "category": p.category, "price_tier": p.tier}
+    out.append(fact(f"{oid}-product", "product", oid, packed, firmware))
+    out.append(fact(f"{oid}-catalogue", "product", oid, packed, catalogue, obj="order_product"))
+    if g.extra.get("crash"):
+        crash = dict(g.extra["crash"])
+        at = crash.pop("at")
+        out.append(fact(f"{oid}-crash", "product", oid, at, crash, obj="app_crash_report"))
     out.append(
         event(
             f"{oid}-delivered",

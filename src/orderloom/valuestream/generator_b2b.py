@@ -146,6 +146,11 @@ def _poisson(r: random.Random, mean: float) -> int:
         n += 1
 
 
+def account_manager(customer: str) -> str:
+    """The sales owner of a generated account: twelve managers share the accounts by number."""
+    return f"AM-{int(customer[-4:]) % 12 + 1:03d}"
+
+
 def events_of(a: Account) -> list[dict[str, Any]]:
     """The raw events of the account's story, its order's placement first."""
     k, oid, c = a.known, a.oid, a.customer
@@ -170,6 +175,7 @@ def events_of(a: Account) -> list[dict[str, Any]]:
     }
     sales = {key.split(".", 1)[1]: k[key] for key in k if key.startswith("sales.")}
     sales["segment"] = "wholesale"
+    sales["account_manager"] = account_manager(c)
     out = [
         fact(f"{oid}-sales", "sales", c, a.placed_at - timedelta(days=1), sales),
         fact(
@@ -208,6 +214,7 @@ def events_of(a: Account) -> list[dict[str, Any]]:
                 "category": k["product.category"],
                 "supplier_rating": k["product.supplier_rating"],
             },
+            obj="order_product",
         ),
     ]
     for n, at in enumerate(a.changes):
@@ -238,7 +245,7 @@ def events_of(a: Account) -> list[dict[str, Any]]:
         )
     if a.decided_at is not None:
         renewal = "churned" if a.churns else "renewed"
-        out.append(fact(f"{oid}-renewal", "sales", c, a.decided_at, {"segment": "wholesale", "renewal": renewal}))
+        out.append(fact(f"{oid}-renewal", "sales", c, a.decided_at, {"renewal": renewal}, obj="customer_renewal"))
     return out
 
 

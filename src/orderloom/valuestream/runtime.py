@@ -19,6 +19,7 @@ from orderloom.valuestream.fulfilment import DEFAULT_TZ, contract_health
 from orderloom.valuestream.query import Limits, QueryEngine
 from orderloom.valuestream.sources import Source, load_sources
 from orderloom.valuestream.streammap import value_stream_map
+from orderloom.valuestream.triggers import trigger_success
 
 # Health and department views read every table: they run on the admin database, and the caller's role
 # decides only whether they may see the (aggregate) answer.
@@ -92,6 +93,17 @@ class ValueStream:
             "position": db.position,
             **body,
         }
+
+    def findings(self, *, days: int = 30, limit: int = 100) -> dict[str, Any]:
+        """The value-stream findings of the last `days` with their outcome and the trigger success rate."""
+        db = self.engine.database(FULL)
+        cur = db.connection().cursor()
+        now = self.clock.now()
+        try:
+            body = trigger_success(cur, now=now, days=days, limit=limit)
+        finally:
+            cur.close()
+        return {"as_of": now.isoformat(), "position": db.position, "window_days": days, **body}
 
     def map(self, lang: str = "en") -> dict[str, Any]:
         """The value-stream map."""

@@ -17,7 +17,9 @@ Tables and views (times are TIMESTAMPTZ, sessions run in UTC):
   received_at, due_at, anchor, valid_now): every delivered fact; `valid_now` = it meets the current contract
 - one view per contract object (e.g. rush_flag): the latest fact per subject with typed columns
 - fact_rejections(position, id, domain, contract, version, object, subject, problems JSON, received_at): ops, admin
-- playbook_runs(run, playbook, version, stream, started_at, finished_at, outcome): ops, admin
+- playbook_runs(run, playbook, version, stream, started_at, finished_at, outcome, trigger_id, tasks_owed): ops, admin
+- findings(position, id, type, stream, time, subject): detector firings and at-risk customers (ops, admin)
+- tasks(task_id, team, state, owner, due, oid, run, playbook, step, created_at, updated_at): ops, admin
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ from orderloom.valuestream.sources import Source
 # the run history: a run counts as a success when it finished done.
 RUN_STARTED = "playbook.run_started"
 RUN_FINISHED = "playbook.run_finished"
+STEP_DONE = "playbook.step_done"
+TASK_CREATED, TASK_UPDATED = "task.created", "task.updated"
+# The value-stream findings playbooks act on (detectors.yaml): a firing names its detector, an at-risk its customer.
+FINDINGS = {"detector.fired": "detector", "customer.at_risk": "customer"}
 STAFF = ALWAYS
 
 SCHEMA = (
@@ -74,13 +80,28 @@ STAFF_SCHEMA = (
     "CREATE TABLE fact_rejections (position BIGINT, id VARCHAR, domain VARCHAR, contract VARCHAR, version VARCHAR, "
     "object VARCHAR, subject VARCHAR, problems JSON, received_at TIMESTAMPTZ)",
     "CREATE TABLE playbook_events (run VARCHAR, playbook VARCHAR, version INTEGER, stream VARCHAR, type VARCHAR, "
-    "time TIMESTAMPTZ, outcome VARCHAR)",
+    "time TIMESTAMPTZ, outcome VARCHAR, trigger_id VARCHAR, step_type VARCHAR, step_status VARCHAR)",
+    # tasks_owed: the create_task steps that ran (done or failed); a done one wrote its task in the same transaction.
     "CREATE VIEW playbook_runs AS SELECT run, any_value(playbook) AS playbook, any_value(version) AS version, "
     "any_value(stream) AS stream, "
     f"min(time) FILTER (WHERE type = '{RUN_STARTED}') AS started_at, "
     f"max(time) FILTER (WHERE type = '{RUN_FINISHED}') AS finished_at, "
-    f"coalesce(any_value(outcome) FILTER (WHERE type = '{RUN_FINISHED}'), 'running') AS outcome "
+    f"coalesce(any_value(outcome) FILTER (WHERE type = '{RUN_FINISHED}'), 'running') AS outcome, "
+    f"any_value(trigger_id) FILTER (WHERE type = '{RUN_STARTED}') AS trigger_id, "
+    f"count(*) FILTER (WHERE type = '{STEP_DONE}' AND step_type = 'create_task' "
+    "AND step_status IN ('done', 'failed')) AS tasks_owed "
     "FROM playbook_events GROUP BY run",
+    "CREATE TABLE findings (position BIGINT, id VARCHAR, type VARCHAR, stream VARCHAR, time TIMESTAMPTZ, "
+    "subject VARCHAR)",
+    "CREATE TABLE task_events (position BIGINT, task_id VARCHAR, type VARCHAR, time TIMESTAMPTZ, team VARCHAR, "
+    "state VARCHAR, owner VARCHAR, owner_set BOOLEAN, due TIMESTAMPTZ, oid VARCHAR, run VARCHAR, playbook VARCHAR, "
+    "step VARCHAR)",
+    "CREATE VIEW tasks AS SELECT task_id, any_value(team) AS team, arg_max(state, position) AS state, "
+    "arg_max(owner, position) FILTER (WHERE owner_set) AS owner, "
+    f"any_value(due) FILTER (WHERE type = '{TASK_CREATED}') AS due, any_value(oid) AS oid, any_value(run) AS run, "
+    "any_value(playbook) AS playbook, any_value(step) AS step, "
+    f"min(time) FILTER (WHERE type = '{TASK_CREATED}') AS created_at, max(time) AS updated_at "
+    f"FROM task_events GROUP BY task_id HAVING count(*) FILTER (WHERE type = '{TASK_CREATED}') > 0",
 )
 _SQL_TYPES = {
     "string": "VARCHAR",
@@ -109,7 +130,34 @@ _FACT_COLUMNS = (
     "valid_now",
 )
 _REJECTION_COLUMNS = ("position", "id", "domain", "contract", "version", "object", "subject", "problems", "received_at")
-_RUN_COLUMNS = ("run", "playbook", "version", "stream", "type", "time", "outcome")
+_RUN_COLUMNS = (
+    "run",
+    "playbook",
+    "version",
+    "stream",
+    "type",
+    "time",
+    "outcome",
+    "trigger_id",
+    "step_type",
+    "step_status",
+)
+_FINDING_COLUMNS = ("position", "id", "type", "stream", "time", "subject")
+_TASK_COLUMNS = (
+    "position",
+    "task_id",
+    "type",
+    "time",
+    "team",
+    "state",
+    "owner",
+    "owner_set",
+    "due",
+    "oid",
+    "run",
+    "playbook",
+    "step",
+)
 _INSERTS = {
     "order_ids": "INSERT INTO order_ids SELECT DISTINCT oid FROM {b}",
     # Only events of order streams: the placement of every order is inserted just before (same batch or earlier).
@@ -120,7 +168,10 @@ _INSERTS = {
     "fact_rejections": "INSERT INTO fact_rejections SELECT position, id, domain, contract, version, object, subject, "
     "CAST(problems AS JSON), CAST(received_at AS TIMESTAMPTZ) FROM {b}",
     "playbook_events": "INSERT INTO playbook_events SELECT run, playbook, version, stream, type, "
-    "CAST(time AS TIMESTAMPTZ), outcome FROM {b}",
+    "CAST(time AS TIMESTAMPTZ), outcome, trigger_id, step_type, step_status FROM {b}",
+    "findings": "INSERT INTO findings SELECT position, id, type, stream, CAST(time AS TIMESTAMPTZ), subject FROM {b}",
+    "task_events": "INSERT INTO task_events SELECT position, task_id, type, CAST(time AS TIMESTAMPTZ), team, state, "
+    "owner, owner_set, CAST(due AS TIMESTAMPTZ), oid, run, playbook, step FROM {b}",
 }
 _COLUMNS = {
     "order_ids": ("oid",),
@@ -128,6 +179,8 @@ _COLUMNS = {
     "fact_rows": _FACT_COLUMNS,
     "fact_rejections": _REJECTION_COLUMNS,
     "playbook_events": _RUN_COLUMNS,
+    "findings": _FINDING_COLUMNS,
+    "task_events": _TASK_COLUMNS,
 }
 
 
@@ -392,20 +445,8 @@ class RoleDatabase:
                     },
                 )
             return
-        if e.type in (RUN_STARTED, RUN_FINISHED) and self.role in STAFF:
-            d = e.data
-            buffer.add(
-                "playbook_events",
-                {
-                    "run": d.get("run"),
-                    "playbook": d.get("playbook"),
-                    "version": d.get("version"),
-                    "stream": e.oid,
-                    "type": e.type,
-                    "time": e.time,
-                    "outcome": d.get("outcome"),
-                },
-            )
+        if self.role in STAFF:
+            self._add_staff(buffer, e)
         seen = self._view.types.get(e.type)
         if seen is None:
             return
@@ -429,6 +470,50 @@ class RoleDatabase:
                 "data": orjson.dumps(shown).decode(),
             },
         )
+
+    def _add_staff(self, buffer: _Buffer, e: StoredEvent) -> None:
+        """Playbook runs, value-stream findings and tasks: the trigger success rate is computed from them."""
+        d = e.data
+        if e.type in (RUN_STARTED, RUN_FINISHED) or (e.type == STEP_DONE and d.get("type") == "create_task"):
+            buffer.add(
+                "playbook_events",
+                {
+                    "run": d.get("run"),
+                    "playbook": d.get("playbook"),
+                    "version": d.get("version"),
+                    "stream": e.oid,
+                    "type": e.type,
+                    "time": e.time,
+                    "outcome": d.get("outcome"),
+                    "trigger_id": (d.get("trigger") or {}).get("id"),
+                    "step_type": d.get("type") if e.type == STEP_DONE else None,
+                    "step_status": d.get("status") if e.type == STEP_DONE else None,
+                },
+            )
+        elif e.type in FINDINGS:
+            subject = d.get(FINDINGS[e.type])
+            row = {"position": e.position, "id": e.id, "type": e.type, "stream": e.oid, "time": e.time}
+            buffer.add("findings", {**row, "subject": None if subject is None else str(subject)})
+        elif e.type in (TASK_CREATED, TASK_UPDATED):
+            source = d.get("source") or {}
+            buffer.add(
+                "task_events",
+                {
+                    "position": e.position,
+                    "task_id": d.get("task_id"),
+                    "type": e.type,
+                    "time": e.time,
+                    "team": d.get("team"),
+                    "state": d.get("state"),
+                    "owner": d.get("owner"),
+                    "owner_set": "owner" in d,
+                    "due": d.get("due"),
+                    "oid": d.get("oid"),
+                    "run": source.get("run"),
+                    "playbook": source.get("playbook"),
+                    "step": source.get("step"),
+                },
+            )
 
     def _add_fact(self, buffer: _Buffer, e: StoredEvent) -> None:
         d = e.data
@@ -467,7 +552,8 @@ class RoleDatabase:
         try:
             found = cur.execute(
                 "SELECT database_name, schema_name, table_name, list(column_name ORDER BY column_index) "
-                "FROM duckdb_columns() WHERE NOT internal AND table_name NOT IN ('order_ids', 'playbook_events') "
+                "FROM duckdb_columns() WHERE NOT internal "
+                "AND table_name NOT IN ('order_ids', 'playbook_events', 'task_events') "
                 "GROUP BY database_name, schema_name, table_name "
                 "ORDER BY database_name <> 'memory', database_name, schema_name, table_name"
             ).fetchall()
