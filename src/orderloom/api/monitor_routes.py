@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +13,7 @@ from orderloom.api.auth import Caller, caller, services
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services
 from orderloom.core.errors import Forbidden, NotFound
+from orderloom.packs import pack_monitor_files
 from orderloom.status.monitors import MonitorSet, list_findings, load_monitors, paths_from_env
 from orderloom.status.monitors.rootcause import Settings, profiles_from_store, root_causes
 
@@ -27,7 +29,9 @@ def _readers(who: Caller) -> None:
 
 def router(svc: Services, monitors: MonitorSet | None = None) -> APIRouter:
     """Routes under /v1/monitors; cs, ops and admin may read them. The monitors are loaded (and checked) now."""
-    chosen = monitors if monitors is not None else load_monitors(svc.dictionary, paths_from_env())
+    # Installed packs' monitors first, then the user's files, so the user's settings win.
+    extra: list[str | Path] = [*pack_monitor_files(svc.store), *paths_from_env()]
+    chosen = monitors if monitors is not None else load_monitors(svc.dictionary, extra)
     r = APIRouter(prefix="/v1/monitors", tags=["monitors"])
     lock = threading.Lock()
     # Root causes read the whole log: keep the last answers per (monitor, settings, log position).

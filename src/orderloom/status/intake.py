@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +72,8 @@ class Intake:
         self.clock = clock
         self.directory = directory
         self._key_cache: dict[str, tuple[bytes, float]] = {}
+        # Checks beyond the dictionary that may refuse an event now (e.g. a paused sales channel).
+        self.guards: list[Callable[[Event], Problem | None]] = []
 
     def record(
         self,
@@ -90,6 +92,11 @@ class Intake:
                 valid[i] = validate_event(raw, self.dictionary, now, allow_internal=allow_internal)
             except ValidationFailed as exc:
                 results[i].problems = exc.problems
+        for i, e in list(valid.items()):
+            refused = next((p for guard in self.guards if (p := guard(e)) is not None), None)
+            if refused is not None:
+                results[i].problems = [refused]
+                del valid[i]
         personal = self._check_orders(valid, results, allow_internal)
         if atomic and any(r.problems for r in results):
             return _abandon(results)

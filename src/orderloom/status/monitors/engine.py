@@ -27,6 +27,7 @@ from typing import Any
 from orderloom.bootstrap import Services
 from orderloom.core.clock import Clock
 from orderloom.core.envelope import StoredEvent, format_time
+from orderloom.packs.loading import pack_monitor_files
 from orderloom.status.monitors.config import load_monitors, paths_from_env
 from orderloom.status.monitors.model import SLA_RISK, MonitorSet
 from orderloom.status.monitors.remaining import RemainingTimes
@@ -84,7 +85,11 @@ class MonitorEngine:
         idle_s: float = 0.5,
     ) -> None:
         self.svc = svc
-        self.monitors = monitors if monitors is not None else load_monitors(svc.dictionary, paths_from_env())
+        self.monitors = (
+            monitors
+            if monitors is not None
+            else load_monitors(svc.dictionary, [*pack_monitor_files(svc.store), *paths_from_env()])
+        )
         self.ctx = Context.build(svc.dictionary, self.monitors)
         self.clock = clock or svc.clock
         self.batch = batch
