@@ -86,3 +86,13 @@ def test_the_pricer_resolves_each_period_and_forgets_old_demand() -> None:
     assert pricer.prices(0.6)["A"] == pytest.approx(2.01)
     assert pricer.prices(1.0)["A"] == pytest.approx(2.01)  # same solve: not a period old yet
     assert pricer.prices(5.0)["A"] == 0.0  # the burst is older than the window
+
+
+def test_the_pricer_keeps_no_group_whose_orders_all_left_the_window() -> None:
+    pricer = CapacityPricer(period=1.0, window=2.0, capacity={"A": 3, "B": 100})
+    for i in range(50):
+        pricer.observe(0.01 * i, f"city-{i}|SKU-{i}", {"A": 10.0, "B": 12.0})
+    pricer.observe(4.5, "nj|YOG", {"A": 10.0, "B": 12.0})
+    pricer.prices(5.0)
+    assert set(pricer.demand) == {"nj|YOG"}  # a long-running worker does not keep every mix it ever routed
+    assert pricer.demand["nj|YOG"][0] == 1.0

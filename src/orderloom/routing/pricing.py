@@ -173,7 +173,12 @@ class CapacityPricer:
             if when >= before:
                 break
             count, scores = self.demand[key]
-            self.demand[key] = (count - 1.0, scores)
+            # A group with no order left in the window is dropped: kept at zero, every
+            # (city, products) mix ever routed would stay in a long-running worker's memory.
+            if count <= 1.0:
+                del self.demand[key]
+            else:
+                self.demand[key] = (count - 1.0, scores)
             keep += 1
         del self.seen[:keep]
 
