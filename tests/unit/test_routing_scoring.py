@@ -70,6 +70,9 @@ def test_the_decision_explains_that_shanghai_lost_on_lateness_and_load() -> None
 def test_without_congestion_the_cheaper_nearby_shanghai_wins() -> None:
     decision = plan(NANJING_ORDER, MINI, Signals())
     assert decision.chosen is not None and decision.chosen.node_ids == ("SH-CWH",)
+    # No live signal on the loser: its sentence ends with the terms it lost on, not with empty brackets.
+    (lost,) = [line for line in decision.explain() if line.startswith("not CD-CWH")]
+    assert "worse on" in lost and not lost.endswith("()"), lost
 
 
 def test_a_capacity_price_on_chengdu_sends_the_order_back_to_shanghai() -> None:

@@ -141,7 +141,8 @@ class Decision:
                 for n in alt.node_ids
                 if (s := self.signals_used.get(n)) is not None
             )
-            out.append(f"not {_legs_text(alt)}: score {alt.score:.1f}, worse on {why} ({load})")
+            seen = f" ({load})" if load else ""  # live signals of the alternative's nodes, when there are any
+            out.append(f"not {_legs_text(alt)}: score {alt.score:.1f}, worse on {why}{seen}")
         out += [f"not {n}: {'; '.join(r)}" for n, r in self.excluded.items()]
         return out
 
