@@ -37,7 +37,9 @@ let failed = 0;
 try {
   await waitUp();
   const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"] });
-  for (const [name, flow] of Object.entries(flows)) {
+  // E2E_FLOWS=valuestream,lens runs only those flows (when working on one page).
+  const only = process.env.E2E_FLOWS ? process.env.E2E_FLOWS.split(",") : null;
+  for (const [name, flow] of Object.entries(flows).filter(([n]) => !only || only.includes(n))) {
     for (const [width, height, label] of [
       [1366, 900, "desktop"],
       [390, 844, "phone"],
@@ -49,7 +51,9 @@ try {
       await page.goto(`${base}/console/`);
       await page.evaluate((k) => localStorage.setItem("orderloom.key", k), key);
       try {
-        await flow(page, { base, key, label });
+        // A flow may save extra screenshots (e.g. each tab of a page) next to the one taken at its end.
+        const shot = (part) => page.screenshot({ path: join(out, `${name}-${part}-${label}.png`), fullPage: true });
+        await flow(page, { base, key, label, shot });
         if (errors.length) throw new Error(`errors in the page: ${errors.join("; ")}`);
         console.log(`ok   ${name} (${label})`);
       } catch (e) {

@@ -8,6 +8,7 @@ import { Intelligence } from "./pages/Intelligence";
 import { Network } from "./pages/Network";
 import { OrderLens } from "./pages/OrderLens";
 import { Policies } from "./pages/Policies";
+import { ValueStream } from "./pages/ValueStream";
 
 type Page = { id: string; zh: string; en: string; render: () => JSX.Element };
 
@@ -17,6 +18,7 @@ export const PAGES: Page[] = [
   { id: "network", zh: "网络与路由", en: "Network & routing", render: () => <Network /> },
   { id: "policies", zh: "策略", en: "Policies", render: () => <Policies /> },
   { id: "intelligence", zh: "状态智能", en: "Status intelligence", render: () => <Intelligence /> },
+  { id: "valuestream", zh: "价值流", en: "Value stream", render: () => <ValueStream /> },
 ];
 
 function currentPage(): string {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orderloom.api.app import create_app
-from orderloom.bootstrap import build_services
+from orderloom.bootstrap import Services, build_services
 from orderloom.core.settings import Settings
 from orderloom.sim.demo import load_demo
 from tests.integration.conftest import Api
@@ -26,8 +27,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     keys["consumer"] = svc.keys.create("consumer", "C-1")[0]
     keys["demo_consumer"] = svc.keys.create("consumer", "C-DEMO-002")[0]
     with TestClient(create_app(services=svc), raise_server_exceptions=False) as client:
+        _quiet(svc)
         yield Api(client, svc, keys)
     svc.close()
+
+
+def _quiet(svc: Services, settle_s: float = 1.5, limit_s: float = 90.0) -> None:
+    """Wait until the in-process pipeline (monitors, playbooks) has answered the demo, so the log stops moving."""
+    deadline, last, since = time.monotonic() + limit_s, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = svc.store.last_position()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= settle_s:
+            return
+        time.sleep(0.2)
 
 
 def test_ops_get_a_heatmap_of_dwell_by_hour(demo: Api) -> None:

@@ -5,6 +5,8 @@ import { api } from "../lib/api";
 import { Chart } from "../lib/Chart";
 import { useLang, useT } from "../lib/i18n";
 import { useLoad } from "../lib/useLoad";
+import { Findings } from "./Findings";
+import { Forecast } from "./Forecast";
 
 type Row_ = { node: string | null; stage: string; label: { zh: string; en: string }; count: number; p50_s: number; p90_s: number; p99_s: number };
 type Heat = { columns: (string | number)[]; rows: Row_[]; data: [number, number, number | null, number][]; min: number | null; max: number | null; steps: number };
@@ -56,6 +58,12 @@ export function Intelligence(): JSX.Element {
             </>
           )}
         </Card>
+      </Col>
+      <Col xs={24} xl={14}>
+        <Findings />
+      </Col>
+      <Col xs={24} xl={10}>
+        <Forecast />
       </Col>
     </Row>
   );

@@ -192,4 +192,8 @@ def load_demo(svc: Services) -> int:
     router = Router(network, SignalBook(svc.intake, load_registry(), network))
     for k in range(31, 31 + len(ROUTED_CITIES)):
         router.route(svc, f"OL-DEMO-{k:04d}", "system:demo-router")
-    return sum(1 for e in events if e["type"] == "order.placed")
+    # History for the console's intelligence and value-stream pages (imported here: it builds on this module).
+    from orderloom.sim.demo_valuestream import load_value_stream
+
+    more = load_value_stream(svc, svc.clock.now())
+    return sum(1 for e in events if e["type"] == "order.placed") + more
