@@ -17,6 +17,7 @@ from orderloom.connectors.commands import import_csv, import_parquet, reconcile_
 from orderloom.core.errors import OrderloomError, ValidationFailed
 from orderloom.core.settings import Settings
 from orderloom.olist.commands import import_olist, report_group
+from orderloom.packs.commands import pack
 from orderloom.playbook.commands import playbook
 from orderloom.status.analytics.commands import analytics
 from orderloom.status.forecast.commands import forecast
@@ -106,6 +107,11 @@ def serve(host: str | None, port: int | None, demo: bool, workers: int) -> None:
         uvicorn.run("orderloom.api.app:create_app", factory=True, host=h, port=p, workers=workers, log_level="info")
         return
     app = create_app(services=svc)
+    if demo:
+        from orderloom.status.forecast.demo import start_demo
+
+        start_demo(app.state)  # trains in the background: GET /v1/forecast shows a twin run once it is done
+        out.print("GET /v1/forecast: the backlog forecast model is training on the twin (about a minute)")
     try:
         uvicorn.run(app, host=h, port=p, log_level="info")
     finally:
@@ -125,6 +131,19 @@ def _until_signalled(work: Any) -> None:
         await work(stop)
 
     asyncio.run(runner())
+
+
+@main.command("openapi")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="write to FILE")
+def openapi_cmd(out: Path | None) -> None:
+    """Print the HTTP API's OpenAPI document (what /openapi.json serves), e.g. to refresh docs/openapi.json."""
+    from orderloom.api.reference import openapi_text
+
+    text = openapi_text()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
 
 
 @main.command()
@@ -681,6 +700,7 @@ main.add_command(query)
 main.add_command(detectors)
 main.add_command(rootcause)
 main.add_command(health)
+main.add_command(pack)
 
 
 @main.group("import")

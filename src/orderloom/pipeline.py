@@ -26,6 +26,7 @@ from orderloom.routing.signal_book import SignalBook
 from orderloom.routing.signals import load_registry
 from orderloom.status.monitors.engine import MonitorEngine
 from orderloom.status.projections import status_projections
+from orderloom.valuestream.schedule import DetectorScheduler
 
 log = logging.getLogger("orderloom.pipeline")
 STATUS_GROUP = "status-views"
@@ -70,6 +71,9 @@ class InProcessPipeline:
             asyncio.create_task(_guarded("reroutes", self.commands.run(self._stop)), name="reroutes"),
             asyncio.create_task(_guarded("webhooks", self.webhooks.run(self._stop)), name="webhooks"),
             asyncio.create_task(_guarded("monitors", MonitorEngine(self.svc).run(self._stop)), name="monitors"),
+            asyncio.create_task(
+                _guarded("detectors", DetectorScheduler.from_env(self.svc).run(self._stop)), name="detectors"
+            ),
         ]
 
     async def stop(self) -> None:

@@ -15,9 +15,11 @@ from orderloom.api import (
     console,
     detector_routes,
     errors,
+    forecast_routes,
     live_routes,
     metrics,
     monitor_routes,
+    pack_routes,
     playbook_routes,
     policy_routes,
     query_routes,
@@ -29,12 +31,12 @@ from orderloom.api.ratelimit import RateLimiter
 from orderloom.api.responses import JSON
 from orderloom.bootstrap import Services, build_services
 from orderloom.core.settings import Settings
+from orderloom.packs import signal_registry
 from orderloom.pipeline import InProcessPipeline
 from orderloom.policy.log import PolicyLog
 from orderloom.policy.runtime import PolicyRuntime
 from orderloom.routing.network import CHINA_YAML, load_network
 from orderloom.routing.signal_book import SignalBook
-from orderloom.routing.signals import load_registry
 from orderloom.status.live import LogTail
 
 
@@ -80,8 +82,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(detector_routes.router())
     app.include_router(query_routes.router())
     app.include_router(monitor_routes.router(svc))
+    app.include_router(pack_routes.router())
     network = load_network(settings.network_path or CHINA_YAML)
-    app.include_router(routing_routes.router(network, SignalBook(svc.intake, load_registry(), network)))
+    app.include_router(routing_routes.router(network, SignalBook(svc.intake, signal_registry(svc.store), network)))
+    app.include_router(forecast_routes.router(network))
 
     metrics.install(app, svc)
     console.install(app)
