@@ -48,6 +48,7 @@ try {
       const errors = [];
       page.on("pageerror", (e) => errors.push(String(e)));
       page.on("console", (m) => m.type() === "error" && errors.push(`console: ${m.text()}`));
+      page.on("response", (r) => r.status() >= 400 && errors.push(`HTTP ${r.status()} ${r.url().replace(base, "")}`));
       await page.goto(`${base}/console/`);
       await page.evaluate((k) => localStorage.setItem("orderloom.key", k), key);
       try {

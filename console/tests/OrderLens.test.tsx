@@ -1,6 +1,6 @@
 import { afterEach, expect, test, vi } from "vitest";
 import { cleanup, fireEvent, render, screen } from "@testing-library/react";
-import { OrderLens } from "../src/pages/OrderLens";
+import { byShipment, OrderLens } from "../src/pages/OrderLens";
 
 afterEach(() => {
   cleanup();
@@ -60,4 +60,24 @@ test("an unknown order shows the API's message, not a blank page", async () => {
   fireEvent.change(screen.getByLabelText("order id"), { target: { value: "OL404" } });
   fireEvent.click(screen.getByRole("button", { name: /查\s?询/ }));
   expect(await screen.findByText("order OL404 is not in the log")).toBeTruthy();
+});
+
+test("a split order's parcels are drawn as separate lanes after the order-level steps", () => {
+  const step = (shipment: string | null, id: string) => ({
+    shipment,
+    from: ev(`${id}a`, "x", "x", "2026-11-11T10:00:00Z"),
+    to: ev(id, "y", id, "2026-11-11T11:00:00Z"),
+    stage: "s",
+    leg: "l",
+    node: null,
+    duration_s: 60,
+    typical: null,
+    slow: false,
+  });
+  const lanes = byShipment([step("S2", "b"), step(null, "a"), step("S1", "c"), step("S2", "d")]);
+  expect(lanes.map(([s, steps]) => [s, steps.map((x) => x.to.id)])).toEqual([
+    [null, ["a"]],
+    ["S1", ["c"]],
+    ["S2", ["b", "d"]],
+  ]);
 });

@@ -22,6 +22,13 @@ type Lens = { oid: string; status: { id: string; label: Label }; steps: Step[]; 
 
 const ROLES = ["consumer", "cs", "finance", "ops", "admin"];
 
+// A split order's parcels travel separately: order-level steps first, then one lane per shipment.
+export function byShipment(steps: Step[]): [string | null, Step[]][] {
+  const lanes = new Map<string | null, Step[]>();
+  for (const s of steps) lanes.set(s.shipment, [...(lanes.get(s.shipment) ?? []), s]);
+  return [...lanes.entries()].sort(([a], [b]) => (a === null ? -1 : b === null ? 1 : a.localeCompare(b)));
+}
+
 export function human(seconds: number | null | undefined): string {
   if (seconds == null) return "";
   if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
@@ -87,24 +94,36 @@ export function OrderLens(): JSX.Element {
       ))}
       {lens && (
         <Card title={`${lens.oid} · ${L(lens.status.label)}`}>
-          <Timeline
-            items={lens.steps.map((s) => ({
-              color: s.slow ? "red" : "blue",
-              children: (
-                <Space direction="vertical" size={0}>
-                  <Typography.Text strong>{L(s.to.label)}</Typography.Text>
-                  <Typography.Text type="secondary">
-                    {s.to.time.slice(0, 19).replace("T", " ")} <Tag>{s.leg}</Tag>
-                    {s.node && <Tag>{s.node}</Tag>}
-                    {s.shipment && <Tag color="purple">{s.shipment}</Tag>}
-                  </Typography.Text>
-                  <Typography.Text type={s.slow ? "danger" : "secondary"}>
-                    {human(s.duration_s)} {s.typical && `(${t("通常", "typical")} ${human(s.typical.p50_s)}, p90 ${human(s.typical.p90_s)})`}
-                  </Typography.Text>
-                </Space>
-              ),
-            }))}
-          />
+          {/* Lanes wrap: side by side on a desktop, one under the other on a phone. */}
+          <div style={{ display: "flex", flexWrap: "wrap", gap: 16 }}>
+            {byShipment(lens.steps).map(([shipment, steps], _, lanes) => (
+              <div key={shipment ?? "order"} style={{ flex: shipment === null ? "1 1 100%" : "1 1 320px", minWidth: 0 }}>
+                {lanes.length > 1 && (
+                  <Typography.Title level={5} aria-label={`lane ${shipment ?? "order"}`}>
+                    {shipment === null ? t("订单", "Order") : `${t("包裹", "Parcel")} ${shipment}`}
+                  </Typography.Title>
+                )}
+                <Timeline
+                  items={steps.map((s) => ({
+                    color: s.slow ? "red" : "blue",
+                    children: (
+                      <Space direction="vertical" size={0}>
+                        <Typography.Text strong>{L(s.to.label)}</Typography.Text>
+                        <Typography.Text type="secondary">
+                          {s.to.time.slice(0, 19).replace("T", " ")} <Tag>{s.leg}</Tag>
+                          {s.node && <Tag>{s.node}</Tag>}
+                          {s.shipment && <Tag color="purple">{s.shipment}</Tag>}
+                        </Typography.Text>
+                        <Typography.Text type={s.slow ? "danger" : "secondary"}>
+                          {human(s.duration_s)} {s.typical && `(${t("通常", "typical")} ${human(s.typical.p50_s)}, p90 ${human(s.typical.p90_s)})`}
+                        </Typography.Text>
+                      </Space>
+                    ),
+                  }))}
+                />
+              </div>
+            ))}
+          </div>
         </Card>
       )}
     </Space>

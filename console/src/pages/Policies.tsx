@@ -4,6 +4,7 @@ import type { DecisionGraphType } from "@gorules/jdm-editor";
 import { api, ApiError } from "../lib/api";
 import { useT } from "../lib/i18n";
 import { useLoad } from "../lib/useLoad";
+import { ExperimentPanel, HealthPanel } from "./PolicyInsights";
 
 const PolicyEditor = lazy(() => import("./PolicyEditor"));
 
@@ -44,8 +45,11 @@ export function Policies(): JSX.Element {
   const [percent, setPercent] = useState(10);
   const [tests, setTests] = useState<TestRun | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [refresh, setRefresh] = useState(0); // a publish or rollback changes the arms: the insight panels ask again
   const state = useLoad(() => api<State>(`/v1/policies/${name}`), [name]);
-  const chosen = picked ?? state.data?.versions.at(-1)?.version ?? null;
+  // While another policy's state is still on screen, its latest version number means nothing for this one.
+  const current = state.data?.name === name ? state.data : undefined;
+  const chosen = picked ?? current?.versions.at(-1)?.version ?? null;
   const full = useLoad(async () => {
     if (chosen == null) return null;
     const v = await api<Full>(`/v1/policies/${name}/versions/${chosen}`);
@@ -64,6 +68,7 @@ export function Policies(): JSX.Element {
       await work();
       void message.success(done);
       state.reload();
+      setRefresh((n) => n + 1);
     } catch (e) {
       setError(explain(e));
     }
@@ -134,7 +139,7 @@ export function Policies(): JSX.Element {
                   description={tests.results.filter((r) => !r.passed).flatMap((r) => (r.problems ?? []).map((p) => p.message)).slice(0, 5).join(" · ") || undefined}
                 />
               )}
-              <Table size="small" style={{ marginTop: 8 }} rowKey={(h) => `${h.time}${h.type}`} pagination={{ pageSize: 5 }} dataSource={[...state.data.history].reverse()} columns={[
+              <Table size="small" style={{ marginTop: 8 }} scroll={{ x: true }} rowKey={(h) => `${h.time}${h.type}`} pagination={{ pageSize: 5 }} dataSource={[...state.data.history].reverse()} columns={[
                 { title: t("时间", "When"), dataIndex: "time", render: (v: string) => v.slice(0, 19) },
                 { title: t("动作", "Action"), dataIndex: "type", render: (v: string) => <Tag>{v.replace("policy.", "")}</Tag> },
                 { title: t("操作人", "Who"), dataIndex: "actor" },
@@ -176,6 +181,17 @@ export function Policies(): JSX.Element {
                 </ul>
               )}
             </Card>
+          </Col>
+        </Row>
+      )}
+      {name && (
+        // Each reads the whole log, so each loads on its own and never holds back the editor above.
+        <Row gutter={[16, 16]}>
+          <Col xs={24} xl={12}>
+            <ExperimentPanel name={name} percent={state.data?.name === name ? state.data.rollout?.percent ?? null : null} refresh={refresh} />
+          </Col>
+          <Col xs={24} xl={12}>
+            <HealthPanel name={name} candidate={state.data?.name === name ? state.data.rollout?.candidate ?? null : null} refresh={refresh} />
           </Col>
         </Row>
       )}
