@@ -77,3 +77,14 @@ def test_each_department_gets_exactly_one_task_with_evidence_per_firing(demo: Ap
     (product,) = firing_tasks("product")
     crashes = product["evidence"]["firmware"]["crash_reports"]
     assert crashes["orders_with_reports"] > 0 and crashes["signatures"][0]["signature"] == "pairing.ble_timeout"
+
+
+def test_the_demo_experiment_has_both_arms_with_real_outcomes_and_health_counts_them(demo: Api) -> None:
+    report = demo.client.get("/v1/policies/douyin_first_order/experiment", headers=demo.as_("ops")).json()
+    assert report["versions"] == {"stable": [1], "candidate": [2]}
+    assert report["orders"]["stable"] > 40 and report["orders"]["candidate"] > 40
+    assert report["sample_ratio"]["mismatch"] is False
+    on_time = report["metrics"]["on_time"]
+    assert 0 < on_time["stable"] < 1 and on_time["ci_low"] <= on_time["difference"] <= on_time["ci_high"]
+    health = demo.client.get("/v1/policies/douyin_first_order/health", headers=demo.as_("ops")).json()
+    assert sum(v["invocations"] for v in health["versions"]) == sum(report["orders"].values())

@@ -24,10 +24,11 @@ from typing import Any
 
 from orderloom.bootstrap import Services
 from orderloom.core.clock import Clock
-from orderloom.core.envelope import parse_time
+from orderloom.core.envelope import format_time, parse_time
 from orderloom.policy.log import PolicyLog
 from orderloom.policy.model import PolicyVersion
 from orderloom.sim.demo import _event
+from orderloom.sim.demo_experiment import load_experiment
 from orderloom.sim.fieldops import FieldOpsPlan, Plant, generate
 from orderloom.status.intake import Intake
 from orderloom.store.follow import iter_log
@@ -45,6 +46,7 @@ PRODUCTS = (
     ("SPK-MINI", "蓝牙音箱 mini", 299.0, "SPK-MINI", ("1.4.0",)),
     ("WATCH-S2", "智能手表 S2", 899.0, "WATCH-S2", ("5.0.2", "5.1.0")),
 )
+CHANNELS = ("douyin", "wechat_mini", "app")  # the order's sales channel, by creative
 CREATIVES = (("douyin_live", "short_video"), ("wechat_moments", "banner"), ("app_push", "livestream"))
 
 
@@ -77,8 +79,10 @@ def _events(svc: Services, sale: _Sale, rng: random.Random) -> list[dict[str, An
     placed["data"].update(
         lines=[{"sku": sku, "name": name, "qty": 1, "unit_price": price}],
         total=price,
-        channel=("douyin", "wechat_mini", "app")[sale.creative],
+        channel=CHANNELS[sale.creative],
         customer={**placed["data"]["customer"], "id": sale.customer, "new_customer": False},
+        # Promised within two days: most arrive in time, the slow ones do not (the experiment's on-time metric).
+        window={"start": format_time(sale.placed), "end": format_time(sale.placed + timedelta(hours=48))},
     )
     pay = {"amount": price, "payment_id": f"PAY-{sale.oid}"}
     out = [
@@ -289,4 +293,10 @@ def load_value_stream(svc: Services, now: datetime, *, orders: int = 160) -> int
                 if r.status == "rejected" and not any(p.field.split(".")[-1] in PLANTED for p in r.problems):
                     raise RuntimeError(f"demo {domain} fact {r.id} was rejected: {r.problems}")
     _detector(svc)
+    seen: set[str] = set()
+    decided = []
+    for sale in sorted(sales, key=lambda x: x.placed):
+        decided.append((sale.oid, CHANNELS[sale.creative], sale.customer not in seen, PRODUCTS[sale.product][2]))
+        seen.add(sale.customer)
+    load_experiment(svc, decided)
     return orders + field_orders
