@@ -161,8 +161,8 @@ def _linked_order(r: Rig, oid: str, system: str, number: str) -> None:
 
 def test_every_shipped_mapping_loads_and_names_an_environment_variable_for_its_secret() -> None:
     specs = Connectors.load(env={}).specs
-    assert {"shopify", "wms", "tms", "sf_express"} <= set(specs)
-    assert len(list(MAPPINGS_DIR.glob("*.yaml"))) == 4
+    assert {"shopify", "wms", "tms", "sf_express", "ad_platform"} <= set(specs)
+    assert len(list(MAPPINGS_DIR.glob("*.yaml"))) == len(specs) == 5  # every file loaded, none skipped
     for spec in specs.values():
         assert spec.secret_env and spec.secret_env.startswith("ORDERLOOM_SECRET_")
 

@@ -24,6 +24,7 @@ from orderloom.core.envelope import normalise_time
 from orderloom.core.errors import ConfigError, Forbidden, Problem, ValidationFailed
 from orderloom.routing.network import CHINA_YAML, load_network
 from orderloom.routing.signals import load_registry
+from orderloom.valuestream.fact_sink import contract_fact_sink
 
 INBOUND_LIMIT = 1024 * 1024
 READERS = ("ops", "admin")
@@ -51,7 +52,12 @@ def router(svc: Services, connectors: Connectors | None = None) -> APIRouter:
     """Routes under /v1/inbound, /v1/webhooks and /v1/reconcile."""
     r = APIRouter(prefix="/v1")
     conns = connectors or Connectors.from_env()
-    sinks = Sinks(svc.intake, registry=load_registry(), network=load_network(svc.settings.network_path or CHINA_YAML))
+    sinks = Sinks(
+        svc.intake,
+        registry=load_registry(),
+        network=load_network(svc.settings.network_path or CHINA_YAML),
+        extra={"fact": contract_fact_sink(svc.intake, svc.dictionary)},
+    )
     subs = Subscriptions(svc.intake)
 
     @r.post(

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from orderloom.core.errors import OrderloomError
+from orderloom.valuestream.fact_sink import contract_fact_sink
 
 out = Console()
 err = Console(stderr=True)
@@ -34,7 +35,12 @@ def _sinks(svc: Any) -> Any:
     from orderloom.routing.network import CHINA_YAML, load_network
     from orderloom.routing.signals import load_registry
 
-    return Sinks(svc.intake, registry=load_registry(), network=load_network(svc.settings.network_path or CHINA_YAML))
+    return Sinks(
+        svc.intake,
+        registry=load_registry(),
+        network=load_network(svc.settings.network_path or CHINA_YAML),
+        extra={"fact": contract_fact_sink(svc.intake, svc.dictionary)},
+    )
 
 
 def _import(file: Path, fmt: str, *, kind: str, mapping: Path | None, batch: int, errors_to: Path | None) -> None:
