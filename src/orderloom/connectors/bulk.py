@@ -21,7 +21,7 @@ from orderloom.connectors.sinks import Sinks
 from orderloom.connectors.spec import MappingSpec
 from orderloom.connectors.transform import apply_spec
 from orderloom.core.envelope import format_time
-from orderloom.core.errors import ConfigError, Problem, ValidationFailed
+from orderloom.core.errors import ConfigError, Problem, RowError, ValidationFailed
 from orderloom.core.ids import is_valid_oid, new_oid, ulid
 from orderloom.routing.signals import validate_signal
 from orderloom.status.directory import PLACED
@@ -32,19 +32,6 @@ FORMATS = ("csv", "parquet")
 STREAM = "sys.imports"
 _ENVELOPE = {"oid", "time", "actor", "deviceid", "source"}
 _BATCH_PROBLEM = "all_or_nothing"
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem with one row."""
-
-    row: int
-    field: str
-    rule: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "rule": self.rule, "message": self.message}
 
 
 @dataclass

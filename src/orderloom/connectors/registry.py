@@ -13,6 +13,7 @@ from pathlib import Path
 
 from orderloom.connectors.spec import MappingError, MappingSpec, load_spec
 from orderloom.core.errors import NotFound, OrderloomError
+from orderloom.core.yamlfile import yaml_files
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 ENV_PATHS = "ORDERLOOM_CONNECTORS"
@@ -28,16 +29,10 @@ def shipped_files() -> list[Path]:
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            out.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]))
-        elif p.exists():
-            out.append(p)
-        else:
-            raise MappingError([f"{p}: mapping file not found (named in {ENV_PATHS})"])
-    return out
+    found, missing = yaml_files(paths)
+    if missing:
+        raise MappingError([f"{missing[0]}: mapping file not found (named in {ENV_PATHS})"])
+    return found
 
 
 @dataclass(frozen=True)

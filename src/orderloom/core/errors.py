@@ -7,6 +7,7 @@ each class below to one status.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class OrderloomError(Exception):
@@ -23,6 +24,19 @@ class Problem:
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "rule": self.rule, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem of one row of an imported file (the file importers' per-row error report)."""
+
+    row: int
+    field: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "rule": self.rule, "message": self.message}
 
 
 class ValidationFailed(OrderloomError):

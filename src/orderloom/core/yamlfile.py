@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,3 +19,22 @@ def read_yaml(path: Path, what: str) -> Any:
         raise ConfigError(f"{what} {path} cannot be read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from exc
+
+
+def yaml_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """The YAML files `paths` name (a file as given, a folder's *.yaml then *.yml, sorted), and the missing paths.
+
+    Every loader of user configuration (dictionary, monitors, connectors, contracts) takes files or folders
+    the same way; each says in its own words what a missing path was supposed to be.
+    """
+    found: list[Path] = []
+    missing: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found.extend(sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")))
+        elif p.exists():
+            found.append(p)
+        else:
+            missing.append(p)
+    return found, missing

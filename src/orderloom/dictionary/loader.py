@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from orderloom.core.errors import ConfigError
+from orderloom.core.yamlfile import yaml_files
 from orderloom.dictionary.model import HIDDEN, Dictionary, EventType, RoleView, Term, Timer, Upcast
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)$")
@@ -47,16 +48,10 @@ def shipped_files() -> list[Path]:
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            out.extend(sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")))
-        elif p.exists():
-            out.append(p)
-        else:
-            raise DictionaryError([f"{p}: file not found"])
-    return out
+    found, missing = yaml_files(paths)
+    if missing:
+        raise DictionaryError([f"{missing[0]}: file not found"])
+    return found
 
 
 def _read(path: Path) -> dict[str, Any]:

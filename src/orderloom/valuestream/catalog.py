@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from orderloom.core.errors import ConfigError, NotFound
+from orderloom.core.yamlfile import yaml_files
 from orderloom.dictionary.model import Dictionary
 from orderloom.valuestream.contract import Contract, parse_contract
 
@@ -54,16 +55,10 @@ def shipped_files() -> list[Path]:
 
 
 def _expand(paths: Iterable[str | Path]) -> list[Path]:
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            out.extend(sorted([*p.glob("*.yaml"), *p.glob("*.yml")]))
-        elif p.exists():
-            out.append(p)
-        else:
-            raise ContractError([f"{p}: file not found"])
-    return out
+    found, missing = yaml_files(paths)
+    if missing:
+        raise ContractError([f"{missing[0]}: file not found"])
+    return found
 
 
 def _json_path(error: jsonschema.ValidationError) -> str:

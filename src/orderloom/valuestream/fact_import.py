@@ -16,25 +16,13 @@ from typing import Any
 
 import orjson
 
+from orderloom.core.errors import RowError
 from orderloom.valuestream.contract import ContractObject, FieldSpec
 from orderloom.valuestream.facts import FactDesk
 
 FORMATS = ("csv", "jsonl")
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem of one row of the file (rows count from 1 after the CSV header; lines of a JSON-lines file)."""
-
-    row: int
-    field: str
-    rule: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "rule": self.rule, "message": self.message}
 
 
 @dataclass

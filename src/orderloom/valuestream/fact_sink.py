@@ -2,12 +2,13 @@
 
 A mapped fact names its `domain` (the data contract) and may name the contract's
 `object`; every other field is the record. Each document is checked and stored
-on its own, so one bad row is refused with its field and rule while the rest
-of the message is kept, as for events.
+as part of its contract object's batch; one bad row is refused with its field
+and rule while the rest of the message is kept, as for events.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,28 +24,27 @@ def fact_sink(desk: FactDesk) -> FactSink:
     """A connector sink (`Sinks.extra["fact"]`) writing through `desk`."""
 
     def record(docs: Sequence[dict[str, Any]], actor: str) -> list[ItemResult]:
-        out: list[ItemResult] = []
+        out: dict[int, ItemResult] = {}
+        # One desk call (one transaction) per contract object, not one per row of a bulk import.
+        groups: dict[tuple[str, str | None], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         for i, doc in enumerate(docs):
             domain, obj = doc.get("domain"), doc.get("object")
             if not isinstance(domain, str) or not domain:
                 why = "a mapped fact must name its domain (the data contract), e.g. domain: {const: marketing}"
-                out.append(ItemResult(i, None, "rejected", problems=[Problem("domain", "required", why)]))
+                out[i] = ItemResult(i, None, "rejected", problems=[Problem("domain", "required", why)])
                 continue
             fields = {k: v for k, v in doc.items() if k not in ("domain", "object")}
+            groups[domain, obj if isinstance(obj, str) else None].append((i, fields))
+        for (domain, obj), rows in groups.items():
             try:
-                [result] = desk.record(
-                    domain, [fields], actor=actor, source=actor, object_name=obj if isinstance(obj, str) else None
-                )
+                results = desk.record(domain, [f for _, f in rows], actor=actor, source=actor, object_name=obj)
             except (NotFound, ValidationFailed) as exc:  # an unknown domain or object, named in the message
-                problems = (
-                    exc.problems if isinstance(exc, ValidationFailed) else [Problem("domain", "unknown", str(exc))]
-                )
-                out.append(ItemResult(i, None, "rejected", problems=problems))
+                known = exc.problems if isinstance(exc, ValidationFailed) else [Problem("domain", "unknown", str(exc))]
+                out.update((i, ItemResult(i, None, "rejected", problems=known)) for i, _ in rows)
                 continue
-            out.append(
-                ItemResult(i, result.id, result.status, result.oid, result.seq, result.position, result.problems)
-            )
-        return out
+            for (i, _), r in zip(rows, results, strict=True):  # renumbered: the message's rows, not the group's
+                out[i] = ItemResult(i, r.id, r.status, r.oid, r.seq, r.position, r.problems)
+        return [out[i] for i in range(len(docs))]
 
     return record
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orderloom.core.errors import ConfigError
-from orderloom.core.yamlfile import read_yaml
+from orderloom.core.yamlfile import read_yaml, yaml_files
 from orderloom.dictionary.model import Dictionary
 from orderloom.status.monitors.model import (
     KINDS,
@@ -89,16 +89,9 @@ def check_file(dictionary: Dictionary, path: str | Path) -> MonitorSet:
 
 
 def _expand(paths: Iterable[str | Path], problems: list[str]) -> list[Path]:
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            out.extend(sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")))
-        elif p.exists():
-            out.append(p)
-        else:
-            problems.append(f"{p}: file not found")
-    return out
+    found, missing = yaml_files(paths)
+    problems.extend(f"{p}: file not found" for p in missing)
+    return found
 
 
 def _timers(dictionary: Dictionary, raw: dict[str, tuple[str, dict[str, Any]]], problems: list[str]) -> None:
